@@ -1,0 +1,13 @@
+"""Protocol adapters: one module per protocol, each registering its kind (see base.py)."""
+
+from harvesters.base import (FatalSourceError, Harvester, HarvesterOptions, HarvestError, HarvestStats,
+                             HarvestWindow, RawRecord, RetriableError, SkippableRecordError, get, register,
+                             registry)
+
+__all__ = ["FatalSourceError", "Harvester", "HarvesterOptions", "HarvestError", "HarvestStats", "HarvestWindow",
+           "RawRecord", "RetriableError", "SkippableRecordError", "get", "register", "registry"]
+
+
+def load_builtin() -> None:
+    """Import the built-in protocol modules so they register their kinds."""
+    from harvesters import ckan  # noqa: F401

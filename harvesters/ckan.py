@@ -1,0 +1,333 @@
+"""CKAN Action API harvester (``kind: ckan``).
+
+Lists packages with ``package_search`` sorted by ``metadata_modified asc, id asc`` and paged
+by ``start`` offset, so a window is a contiguous slice of the portal's modification history
+and a page that repeats is recognisable as a loop. Where search is missing, disabled or
+broken it falls back to ``package_list`` + ``package_show`` (slow: one request per package).
+
+Incremental windows: :class:`HarvestWindow` is half-open ``[start, end)`` but Solr ranges in
+``fq`` are written with inclusive bounds here (``[a TO b]``), because the mixed-bracket form
+``[a TO b}`` is not understood by the old Solr versions some portals still run. The bounds are
+widened to whole seconds (start floored, end ceiled) and every record is then re-checked
+client-side against its own microsecond ``metadata_modified``: records at or after ``end``,
+or before ``start``, are dropped and counted as ``skipped["outside window"]`` (they belong to
+the neighbouring window).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import os
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+import ckanapi
+from ckanapi.errors import CKANAPIError, ServerIncompatibleError
+from pydantic import Field, field_validator
+
+from harvesters.base import (FatalSourceError, Harvester, HarvesterOptions, HarvestError, HarvestWindow, Mode,
+                             RawRecord, SkippableRecordError, register)
+from harvesters.http import HttpClient, HttpConfig, HttpStatusError, UnexpectedContentError
+from harvesters.paging import OffsetPaginator
+
+log = logging.getLogger("citycat.harvesters.ckan")
+
+SORT = "metadata_modified asc, id asc"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_API_SUFFIX = re.compile(r"/api(?:/3)?(?:/action)?/?$")
+# Answers from package_search that mean "search is unavailable here", not "the portal is down".
+_FALLBACK_STATUSES = frozenset({400, 403, 404, 405, 409, 501})
+
+
+class CkanActionError(FatalSourceError):
+    """A CKAN action answered with an error; ``status`` is the HTTP status it came with."""
+
+    def __init__(self, message: str, *, status: int | None, **where: Any) -> None:
+        self.status = status
+        super().__init__(message, **where)
+
+
+def parse_ckan_time(value: Any) -> datetime | None:
+    """CKAN/Solr timestamp → aware UTC datetime (naive values are UTC, as CKAN stores them)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def solr_window(window: HarvestWindow) -> str:
+    """``metadata_modified:[a TO b]`` covering ``window`` in whole seconds (see module doc)."""
+    def fmt(when: datetime | None, ceil: bool) -> str:
+        if when is None:
+            return "*"
+        when = when.astimezone(timezone.utc)
+        if ceil and when.microsecond:
+            when += timedelta(seconds=1)
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"metadata_modified:[{fmt(window.start, False)} TO {fmt(window.end, True)}]"
+
+
+@register
+class CkanHarvester(Harvester):
+    """Harvest a CKAN portal through its Action API (v3) with ``ckanapi``."""
+
+    kind = "ckan"
+    cursor = "metadata_modified"
+    paging = "offset"
+
+    class Options(HarvesterOptions):
+        organization: str | list[str] | None = Field(
+            None, description="CKAN organisation name(s) to harvest; omitted = the whole portal. "
+                              "Becomes fq organization:<name> (several are OR-ed).")
+        fq: str | None = Field(None, description="Extra Solr filter query AND-ed to the search, e.g. "
+                                                 "'res_format:CSV'. Ignored by the package_list fallback.")
+        rows: int = Field(1000, ge=1, le=1000, description="Page size for package_search/package_list "
+                                                           "(CKAN caps it at 1000 by default).")
+        use_search: bool = Field(True, description="false = skip package_search and use package_list + "
+                                                   "package_show (for portals whose search is broken).")
+        api_key_env: str | None = Field(None, description="NAME of the environment variable holding the "
+                                                          "CKAN API token (never the token itself).")
+        requests_per_second: float = Field(5, gt=0, le=100, description="Politeness limit for this "
+                                                                        "portal's host, shared process-wide.")
+        timeout: float = Field(30, gt=0, le=600, description="Read timeout per request, in seconds.")
+        max_response_mb: int = Field(50, ge=1, le=1024, description="Largest accepted response body, in MiB.")
+        include_types: list[str] = Field(["dataset"], min_length=1, description="CKAN package types to "
+                                         "harvest; others (harvest sources, showcases) are skipped and counted.")
+
+        @field_validator("api_key_env")
+        @classmethod
+        def _env_name(cls, value: str | None) -> str | None:
+            if value is not None and not _ENV_NAME.match(value):
+                raise ValueError("api_key_env must be the NAME of an environment variable (e.g. LEEDS_CKAN_KEY), "
+                                 "not the key itself; put the key in that variable")
+            return value
+
+    options: Options
+
+    def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
+        """``http`` may be an :class:`HttpConfig` (base settings, e.g. fast retries in tests);
+        the options' timeout, rate and size cap are applied on top of it."""
+        super().__init__(source_id, url, options, http)
+        self.address = _API_SUFFIX.sub("", url.rstrip("/"))
+        self.fallback_reason: str | None = None
+        self._client: HttpClient | None = None
+        self._ckan: ckanapi.RemoteCKAN | None = None
+        self._idless = 0
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            opts = self.options
+            base = self.http if isinstance(self.http, HttpConfig) else HttpConfig()
+            config = base.with_(read_timeout=opts.timeout, requests_per_second=opts.requests_per_second,
+                                max_response_bytes=opts.max_response_mb * 1024 * 1024)
+            api_key = None
+            if opts.api_key_env:
+                api_key = os.environ.get(opts.api_key_env)
+                if not api_key:
+                    raise self.error(FatalSourceError, f"environment variable {opts.api_key_env} (api_key_env) "
+                                                       "is not set or empty", field="api_key_env")
+            self._client = HttpClient(config, source_id=self.source_id, api_key=api_key)
+            self._ckan = ckanapi.RemoteCKAN(self.address, user_agent=config.user_agent, session=self._client)
+            self._ckan.base_url = "api/3/action/"
+        return self._client
+
+    def _action(self, action: str, data: dict[str, Any], native_id: str | None = None) -> Any:
+        client = self.client
+        url = f"{self.address}/api/3/action/{action}"
+        timeout = (client.config.connect_timeout, client.config.read_timeout)
+        try:
+            return self._ckan.call_action(action, data, requests_kwargs={"timeout": timeout, "expect_json": True})
+        except HarvestError:
+            raise
+        except ckanapi.NotFound as exc:
+            message, status = f"{url}: not found ({exc})", 404
+        except ckanapi.NotAuthorized as exc:
+            message, status = f"{url}: not authorised ({exc}); check the API key in api_key_env", 403
+        except (ckanapi.ValidationError, ckanapi.SearchQueryError, ckanapi.SearchError,
+                ckanapi.SearchIndexError) as exc:
+            message, status = f"{url}: {type(exc).__name__} ({exc})", 409
+        except ServerIncompatibleError:
+            raise self.error(FatalSourceError, f"{url} does not speak the CKAN Action API") from None
+        except CKANAPIError as exc:
+            message, status = _describe_raw_error(url, exc)
+            if status == 200:
+                raise UnexpectedContentError(client.redact(message), source_id=self.source_id,
+                                             native_id=native_id) from None
+        message = client.redact(message)[:600]
+        raise CkanActionError(message, status=status, source_id=self.source_id, native_id=native_id)
+
+    # -- the harvest -------------------------------------------------------------------
+
+    def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
+        if mode == "replay":
+            raise self.error(FatalSourceError, "replay mode re-reads the raw archive; the source is not contacted")
+        bounds = None if mode == "full" or window.unbounded else window
+        try:
+            if self.options.use_search:
+                try:
+                    yield from self._via_search(bounds, mode)
+                    return
+                except _SearchUnavailable as exc:
+                    self.fallback_reason = str(exc)
+                    log.warning("%s: package_search unusable (%s); falling back to package_list + package_show",
+                                self.source_id, exc)
+            else:
+                self.fallback_reason = "use_search is false"
+            yield from self._via_list(bounds, mode)
+        finally:
+            self.stats.requests = self._client.requests_sent if self._client else 0
+
+    def _filter_query(self, bounds: HarvestWindow | None) -> str:
+        parts = []
+        if self.options.fq:
+            parts.append(f"({self.options.fq})" if " OR " in self.options.fq else self.options.fq)
+        org = self.options.organization
+        if org:
+            parts.append(f"organization:{org}" if isinstance(org, str) else f"organization:({' OR '.join(org)})")
+        if bounds is not None:
+            parts.append(solr_window(bounds))
+        return " AND ".join(parts)
+
+    def _via_search(self, bounds: HarvestWindow | None, mode: Mode) -> Iterator[RawRecord]:
+        pager = OffsetPaginator(self.options.rows, source_id=self.source_id)
+        seen: set[str] = set()
+        fq = self._filter_query(bounds)
+        for req in pager:
+            data = {"q": "*:*", "fq": fq, "rows": req.limit, "start": req.offset, "sort": SORT}
+            try:
+                result = self._action("package_search", data)
+            except (CkanActionError, HttpStatusError) as exc:
+                status = getattr(exc, "status", None)
+                if req.number == 1 and (isinstance(exc, HttpStatusError) or status in _FALLBACK_STATUSES):
+                    raise _SearchUnavailable(exc.reason) from exc
+                raise
+            if not isinstance(result, dict) or not isinstance(result.get("results"), list):
+                raise self.error(FatalSourceError, f"package_search at {self.address} answered without a "
+                                                   f"'results' list (got {type(result).__name__})")
+            results = result["results"]
+            count = result.get("count") if isinstance(result.get("count"), int) else None
+            pager.feed([str(p.get("id")) if isinstance(p, dict) else repr(p)[:80] for p in results], total=count)
+            self.stats.pages += 1
+            fetched_at = _now()
+            for pkg in results:
+                record = self._record(pkg, fetched_at, bounds, seen, where=f"package_search start={req.offset}")
+                if record is not None:
+                    yield record
+        if mode == "full":
+            listed = len(seen) + self._idless
+            self.stats.complete_listing = pager.done and (pager.total is None or listed >= pager.total)
+            if not self.stats.complete_listing:
+                log.warning("%s: listed %d packages but the portal counted %s; withdrawals will not be computed",
+                            self.source_id, listed, pager.total)
+
+    def _via_list(self, bounds: HarvestWindow | None, mode: Mode) -> Iterator[RawRecord]:
+        rows = self.options.rows
+        pager = OffsetPaginator(rows, source_id=self.source_id, stop_on_short_page=False)
+        seen: set[str] = set()
+        failed = 0
+        for req in pager:
+            names = self._action("package_list", {"limit": req.limit, "offset": req.offset})
+            if not isinstance(names, list):
+                raise self.error(FatalSourceError, f"package_list at {self.address} did not answer a list")
+            # A portal that ignores limit returns everything at once; one that caps it below
+            # ``rows`` returns short pages, so only an empty page ends the listing.
+            pager.feed([str(n) for n in names], total=len(names) if len(names) > rows else None)
+            self.stats.pages += 1
+            for name in names:
+                try:
+                    pkg = self._show(str(name))
+                except (CkanActionError, SkippableRecordError) as exc:
+                    if isinstance(exc, CkanActionError) and exc.status not in (403, 404):
+                        raise
+                    failed += 1
+                    self._record_error(str(exc))
+                    continue
+                record = self._record(pkg, _now(), bounds, seen, where=f"package_show id={name}")
+                if record is not None:
+                    yield record
+        if mode == "full":
+            self.stats.complete_listing = pager.done and failed == 0
+
+    def _show(self, ref: str) -> Any:
+        result = self._action("package_show", {"id": ref}, native_id=ref)
+        if isinstance(result, list):  # some portals wrap the one package in a list
+            dicts = [p for p in result if isinstance(p, dict)]
+            result = next((p for p in dicts if ref in (p.get("id"), p.get("name"))), dicts[0] if dicts else None)
+            if result is None:
+                raise self.error(SkippableRecordError, "package_show answered an empty list", native_id=ref)
+        return result
+
+    def _record(self, pkg: Any, fetched_at: str, bounds: HarvestWindow | None, seen: set[str],
+                where: str) -> RawRecord | None:
+        if not isinstance(pkg, dict):
+            self._idless += 1
+            self._record_error(str(self.error(SkippableRecordError, f"{where}: record is not a JSON object "
+                                                                    f"({type(pkg).__name__})")))
+            return None
+        native_id = pkg.get("id")
+        if not native_id or not isinstance(native_id, str):
+            self._idless += 1
+            self._record_error(str(self.error(SkippableRecordError, f"{where}: package has no id (name="
+                                                                    f"{pkg.get('name')!r})", field="id")))
+            return None
+        if native_id in seen:
+            self.stats.skip("duplicate")
+            return None
+        seen.add(native_id)
+        ptype = pkg.get("type") or "dataset"
+        if ptype not in self.options.include_types:
+            self.stats.skip(f"type:{ptype}")
+            return None
+        state = pkg.get("state") or "active"
+        if state not in ("active", "deleted"):
+            self.stats.skip(f"state:{state}")
+            return None
+        modified = pkg.get("metadata_modified")
+        if bounds is not None:
+            when = parse_ckan_time(modified)
+            if when is None:
+                log.warning("%s", self.error(SkippableRecordError, f"unreadable metadata_modified {modified!r}; kept",
+                                             native_id=native_id, field="metadata_modified"))
+            elif (bounds.start and when < bounds.start) or (bounds.end and when >= bounds.end):
+                self.stats.skip("outside window")
+                return None
+        return RawRecord(source_id=self.source_id, native_id=native_id, fetched_at=fetched_at,
+                         media_type="application/json", payload=pkg, deleted=state == "deleted",
+                         source_modified=modified if isinstance(modified, str) else None)
+
+    def _record_error(self, line: str) -> None:
+        self.stats.errors.append(line)
+        log.warning("%s", line)
+
+
+class _SearchUnavailable(Exception):
+    """package_search failed on its first page in a way package_list may survive."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _describe_raw_error(url: str, exc: CKANAPIError) -> tuple[str, int | None]:
+    """Turn ckanapi's ``repr([url, status, body])`` message into a readable one."""
+    try:
+        _, status, body = ast.literal_eval(str(exc.args[0]))
+    except (ValueError, SyntaxError, TypeError, IndexError):
+        return f"{url}: {str(exc)[:300]}", None
+    if status == 200:
+        try:
+            json.loads(body)
+            problem = "a JSON body without CKAN's success/result envelope"
+        except ValueError as err:
+            problem = f"malformed JSON ({err})"
+        return f"{url} answered 200 with {problem}; body starts {body[:80]!r}", 200
+    return f"{url} answered HTTP {status}: {str(body)[:200]!r}", status

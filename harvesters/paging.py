@@ -1,0 +1,172 @@
+"""Paginator strategies with loop detection.
+
+Real portals loop: a search that ignores ``start`` returns page one forever, an OAI-PMH
+server hands back the token it was given, a Hydra view links to itself. Without a guard a
+harvester runs until the scheduler kills it, and the archive fills with duplicates. Each
+strategy here yields page requests, is told what each page returned (:meth:`feed`), decides
+whether there is a next page, and raises :class:`FatalSourceError` the moment it sees a
+repeat.
+
+Usage::
+
+    pager = OffsetPaginator(limit=1000, source_id="leeds")
+    for req in pager:
+        page = fetch(offset=req.offset, limit=req.limit)
+        pager.feed(ids=[r["id"] for r in page.results], total=page.count)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from harvesters.base import FatalSourceError
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What to ask for next: ``offset``/``limit`` for offset paging, ``token`` or ``url`` otherwise."""
+
+    number: int  # 1-based page number
+    offset: int | None = None
+    limit: int | None = None
+    token: str | None = None
+    url: str | None = None
+
+
+class Paginator:
+    """Base: iteration protocol, page counting, and the "fed before asking again" rule."""
+
+    def __init__(self, *, source_id: str | None = None, max_pages: int | None = None) -> None:
+        self.source_id = source_id
+        self.max_pages = max_pages
+        self.pages = 0
+        self.done = False
+        self._awaiting_feed = False
+
+    def __iter__(self) -> Iterator[PageRequest]:
+        while not self.done:
+            if self._awaiting_feed:
+                raise RuntimeError(f"{type(self).__name__}: feed() was not called for page {self.pages}")
+            if self.max_pages is not None and self.pages >= self.max_pages:
+                raise self._loop(f"stopped after max_pages={self.max_pages} pages without reaching the end")
+            self.pages += 1
+            self._awaiting_feed = True
+            yield self._next_request()
+
+    def _next_request(self) -> PageRequest:
+        raise NotImplementedError
+
+    def _fed(self) -> None:
+        if not self._awaiting_feed:
+            raise RuntimeError(f"{type(self).__name__}: feed() called without a pending page")
+        self._awaiting_feed = False
+
+    def _loop(self, message: str) -> FatalSourceError:
+        self.done = True
+        return FatalSourceError(f"paging loop: {message}", source_id=self.source_id)
+
+
+def _fingerprint(ids: Iterable[str]) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for native_id in ids:
+        digest.update(str(native_id).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.digest()
+
+
+class OffsetPaginator(Paginator):
+    """``start``/``rows`` style paging (CKAN ``package_search``, ``package_list``).
+
+    Advances by the number of records the page actually held (portals silently cap ``rows``),
+    stops on an empty page, on reaching ``total`` when the portal states one, or on a short
+    page when it does not (unless ``stop_on_short_page`` is off, for portals that cap
+    pages). A page whose ids are exactly those of an earlier page, or a repeated
+    offset, is a loop.
+    """
+
+    def __init__(self, limit: int, *, start: int = 0, source_id: str | None = None,
+                 max_pages: int | None = None, stop_on_short_page: bool = True) -> None:
+        super().__init__(source_id=source_id, max_pages=max_pages)
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        self.limit = limit
+        self.stop_on_short_page = stop_on_short_page
+        self.offset = start
+        self.total: int | None = None
+        self._seen_offsets: set[int] = set()
+        self._seen_pages: dict[bytes, int] = {}
+
+    def _next_request(self) -> PageRequest:
+        if self.offset in self._seen_offsets:
+            raise self._loop(f"offset {self.offset} requested twice")
+        self._seen_offsets.add(self.offset)
+        return PageRequest(number=self.pages, offset=self.offset, limit=self.limit)
+
+    def feed(self, ids: list[str], total: int | None = None) -> None:
+        """Report the ids a page held (in order) and the portal's total count, if any."""
+        self._fed()
+        if total is not None:
+            self.total = total
+        if not ids:
+            self.done = True
+            return
+        fingerprint = _fingerprint(ids)
+        earlier = self._seen_pages.get(fingerprint)
+        if earlier is not None:
+            raise self._loop(f"page {self.pages} (offset {self.offset}) returned exactly the same "
+                             f"{len(ids)} records as page {earlier}; the portal ignores the offset")
+        self._seen_pages[fingerprint] = self.pages
+        self.offset += len(ids)
+        if total is not None:
+            self.done = self.offset >= total
+        else:
+            self.done = self.stop_on_short_page and len(ids) < self.limit
+
+
+class TokenPaginator(Paginator):
+    """Resumption-token paging (OAI-PMH): the first request has no token; an empty token ends it."""
+
+    def __init__(self, *, source_id: str | None = None, max_pages: int | None = None) -> None:
+        super().__init__(source_id=source_id, max_pages=max_pages)
+        self.token: str | None = None
+        self._seen: set[str] = set()
+
+    def _next_request(self) -> PageRequest:
+        return PageRequest(number=self.pages, token=self.token)
+
+    def feed(self, next_token: str | None) -> None:
+        """Report the token the page handed back (``None``/empty when it was the last page)."""
+        self._fed()
+        token = (next_token or "").strip()
+        if not token:
+            self.done = True
+            return
+        if token in self._seen:
+            raise self._loop(f"page {self.pages} handed back resumption token {token[:80]!r} seen before")
+        self._seen.add(token)
+        self.token = token
+
+
+class NextLinkPaginator(Paginator):
+    """Next-link paging (Hydra ``hydra:next``, DCAT feeds): follow links until there is none."""
+
+    def __init__(self, first_url: str, *, source_id: str | None = None, max_pages: int | None = None) -> None:
+        super().__init__(source_id=source_id, max_pages=max_pages)
+        self.url = first_url
+        self._seen: set[str] = {first_url}
+
+    def _next_request(self) -> PageRequest:
+        return PageRequest(number=self.pages, url=self.url)
+
+    def feed(self, next_url: str | None) -> None:
+        """Report the page's next link (``None`` on the last page)."""
+        self._fed()
+        if not next_url:
+            self.done = True
+            return
+        if next_url in self._seen:
+            raise self._loop(f"page {self.pages} links to {next_url} which was already fetched")
+        self._seen.add(next_url)
+        self.url = next_url
