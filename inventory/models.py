@@ -1,0 +1,167 @@
+"""The inventory schema, as SQLAlchemy 2 declarative models.
+
+The Alembic migrations in ``inventory/migrations`` are the schema's source of truth; these
+models must describe exactly the same tables (``tests/test_inventory.py`` compares them with
+``alembic.autogenerate.compare_metadata``). The loader works on ``Model.__table__`` with
+SQLAlchemy Core because it batches thousands of rows per statement; the ORM classes are
+here for readers who prefer them.
+
+Everything stays portable between SQLite (the default file) and PostgreSQL (production):
+plain ``JSON``, ``Text`` and a timestamp type that keeps timezones on both.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+RUN_STATUSES = ("running", "success", "failed", "gate_failed")
+DATASET_STATUSES = ("active", "withdrawn")
+
+# Named constraints, so that migrations can refer to (and later alter) them on both backends.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend.
+
+    SQLite has no timestamp type and SQLAlchemy's SQLite DATETIME silently drops
+    ``tzinfo`` without converting, so a ``+02:00`` time would be stored two hours off.
+    Binding converts to UTC first (and strips the zone for SQLite, whose text format then
+    sorts and compares correctly); reading puts UTC back. Naive datetimes are refused:
+    the callers (Airflow tasks) always know the zone, and guessing it is how runs get
+    replayed against the wrong window.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to the inventory; "
+                             "pass a timezone-aware datetime (e.g. tzinfo=timezone.utc)")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Dataset(Base):
+    """The current state of one dataset of one source; history lives in ``dataset_versions``."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (
+        UniqueConstraint("source_id", "native_id"),
+        Index("ix_datasets_source_id_status", "source_id", "status"),
+        Index("ix_datasets_last_changed", "last_changed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    native_id: Mapped[str] = mapped_column(String(1000), nullable=False)
+    uri: Mapped[str | None] = mapped_column(String(2000), index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    nt: Mapped[str | None] = mapped_column(Text)
+    row: Mapped[dict | None] = mapped_column(JSON)
+    source_modified: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_changed: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_run_id: Mapped[str | None] = mapped_column(String(400))
+
+
+class DatasetVersion(Base):
+    """Every content version a dataset has had, the current one included (append-only)."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    uri: Mapped[str | None] = mapped_column(String(2000))
+    nt: Mapped[str | None] = mapped_column(Text)
+    row: Mapped[dict | None] = mapped_column(JSON)
+    run_id: Mapped[str] = mapped_column(String(400), nullable=False)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class HarvestRun(Base):
+    """One run of one source: what was asked (mode, window) and what came of it."""
+
+    __tablename__ = "harvest_runs"
+    __table_args__ = (Index("ix_harvest_runs_source_id_status", "source_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(400), nullable=False, unique=True)
+    source_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    mode: Mapped[str] = mapped_column(String(32), nullable=False)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    counts: Mapped[dict | None] = mapped_column(JSON)
+    gate: Mapped[dict | None] = mapped_column(JSON)
+    stats: Mapped[dict | None] = mapped_column(JSON)
+
+
+class RunError(Base):
+    """A record a run could not take (parse, map, validate or load), with where and why."""
+
+    __tablename__ = "run_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(400), nullable=False, index=True)
+    native_id: Mapped[str | None] = mapped_column(String(1000))
+    field: Mapped[str | None] = mapped_column(String(400))
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    stage: Mapped[str | None] = mapped_column(String(32))
+
+
+class QuarantinedWithdrawal(Base):
+    """A withdrawal a full run would have applied but did not, because the run looked too small."""
+
+    __tablename__ = "quarantined_withdrawals"
+    __table_args__ = (UniqueConstraint("run_id", "native_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(400), nullable=False)
+    source_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    native_id: Mapped[str] = mapped_column(String(1000), nullable=False)
+
+
+metadata = Base.metadata
+datasets = Dataset.__table__
+dataset_versions = DatasetVersion.__table__
+harvest_runs = HarvestRun.__table__
+run_errors = RunError.__table__
+quarantined_withdrawals = QuarantinedWithdrawal.__table__
