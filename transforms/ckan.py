@@ -1,0 +1,301 @@
+"""CKAN package (``package_show`` / ``package_search`` result) → DCAT-AP 3 triples + flat row.
+
+Decisions worth knowing (docs/mapping-ckan.md has the full table, checked against ``FIELD_MAP``):
+
+* Dataset URI: the package's ``uri`` extra when it is an absolute http(s) IRI (the portal already
+  publishes DCAT), else minted ``<base>/dataset/<source>/<native id>``. Auxiliary nodes always live
+  under the minted path (``#distribution-<id>``, ``#publisher``, ``#contact``, ``#record``...), so the
+  graph has no blank nodes and does not depend on the portal's URI scheme.
+* Publisher is the CKAN organisation (``foaf:Agent``). The institution from sources.yaml is the body
+  that runs the catalogue we harvested, not necessarily the publisher or creator, so it is attached as a
+  ``prov:qualifiedAttribution`` with the ISO 19115 role *distributor* rather than as ``dct:creator``.
+* ``dcat:CatalogRecord`` ``#record``: ``dct:modified`` is the source's modification time, never the
+  harvest time (that would change the hash every run); ``dct:source`` is ``#source-record``, the
+  portal's own record of the package (with its API address as ``rdfs:seeAlso``).
+* Vocabulary values (licence, format, media type, frequency, theme, access right, language) carry
+  their DCAT-AP range class and ``skos:inScheme`` so the stored graph passes the range and vocabulary
+  shapes on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from rdflib import Literal, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS
+
+from transforms import vocab
+from transforms.base import Mapped, MappingError, SourceContext
+from transforms.ckan_fields import (Out, contact_point, dataset_dates, date_of, extras_of, field,
+                                    json_in_string, landing_page, resolve_licence, spatial, temporal, text)
+from transforms.ckan_resources import distributions
+from transforms.rdf import DCAT_VERSION, PROV
+from transforms.row import empty_row
+from transforms.text import DEFAULT_MAX_CHARS, clean_line, to_plain_text
+from transforms.uris import fragment, is_http_url
+
+DCAT_AP_3 = URIRef("https://semiceu.github.io/DCAT-AP/releases/3.0.1/")
+DISTRIBUTOR = URIRef("http://inspire.ec.europa.eu/metadata-codelist/ResponsibilityRole/distributor")
+MAX_DESCRIPTION_CHARS = DEFAULT_MAX_CHARS
+
+# CKAN field → property paths from the dataset node ("^p" = inverse step, "@id" = the node itself).
+# docs/mapping-ckan.md renders this table; tests/test_mapping_docs.py checks both against the output.
+FIELD_MAP: dict[str, tuple[str, ...]] = {
+    "id": ("dct:identifier", "^foaf:primaryTopic/dct:identifier"),
+    "title": ("dct:title",),
+    "notes": ("dct:description",),
+    "tags[].name": ("dcat:keyword",),
+    "groups[].name": ("dcat:theme",),
+    "organization.title": ("dct:publisher/foaf:name",),
+    "maintainer": ("dcat:contactPoint/vcard:fn",),
+    "maintainer_email": ("dcat:contactPoint/vcard:hasEmail",),
+    "author": ("dcat:contactPoint/vcard:fn",),
+    "author_email": ("dcat:contactPoint/vcard:hasEmail",),
+    "contact-email": ("dcat:contactPoint/vcard:hasEmail",),
+    "license_id": ("dct:license", "dcat:distribution/dct:license"),
+    "license_url": ("dct:license",),
+    "private": ("dct:accessRights",),
+    "metadata_created": ("dct:issued",),
+    "metadata_modified": ("dct:modified", "^foaf:primaryTopic/dct:modified"),
+    "url": ("dcat:landingPage",),
+    "version": ("dcat:version",),
+    "resources[]": ("dcat:distribution",),
+    "resources[].url": ("dcat:distribution/dcat:accessURL",),
+    "resources[].name": ("dcat:distribution/dct:title",),
+    "resources[].description": ("dcat:distribution/dct:description",),
+    "resources[].format": ("dcat:distribution/dct:format",),
+    "resources[].mimetype": ("dcat:distribution/dcat:mediaType",),
+    "resources[].size": ("dcat:distribution/dcat:byteSize",),
+    "resources[].created": ("dcat:distribution/dct:issued",),
+    "resources[].last_modified": ("dcat:distribution/dct:modified",),
+    "extras.uri": ("@id",),
+    "extras.guid": ("dct:identifier",),
+    "extras.identifier": ("dct:identifier",),
+    "extras.issued": ("dct:issued",),
+    "extras.modified": ("dct:modified",),
+    "extras.dataset-reference-date": ("dct:modified",),
+    "extras.frequency": ("dct:accrualPeriodicity",),
+    "extras.update_frequency": ("dct:accrualPeriodicity",),
+    "extras.frequency-of-update": ("dct:accrualPeriodicity",),
+    "extras.theme": ("dcat:theme",),
+    "extras.language": ("dct:language",),
+    "extras.metadata-language": ("^foaf:primaryTopic/dct:language",),
+    "extras.licence": ("dct:license",),
+    "extras.responsible-party": ("dcat:contactPoint/vcard:fn",),
+    "extras.spatial": ("dct:spatial/locn:geometry",),
+    "extras.bbox-west-long": ("dct:spatial/dcat:bbox",),
+    "extras.spatial_text": ("dct:spatial/skos:prefLabel",),
+    "extras.spatial_uri": ("dct:spatial",),
+    "extras.temporal_start": ("dct:temporal/dcat:startDate",),
+    "extras.temporal_end": ("dct:temporal/dcat:endDate",),
+}
+
+
+def _package(record: Any, ctx: SourceContext) -> dict[str, Any]:
+    """The package dict, also from a whole ``package_show`` reply (``{"success", "result"}``, list-shaped too)."""
+    pkg = getattr(record, "payload", record)
+    if isinstance(pkg, dict) and "result" in pkg and "success" in pkg:
+        pkg = pkg["result"]
+    if isinstance(pkg, list) and len(pkg) == 1:
+        pkg = pkg[0]
+    if not isinstance(pkg, dict):
+        raise MappingError(f"payload is a {type(pkg).__name__}, not a CKAN package object",
+                           source_id=ctx.source_id, native_id=str(getattr(record, "native_id", "?")),
+                           field="payload")
+    return pkg
+
+
+def _keywords(pkg: dict[str, Any]) -> list[str]:
+    out: dict[str, None] = {}
+    for t in pkg.get("tags") or []:
+        name = t.get("display_name") or t.get("name") if isinstance(t, dict) else t
+        if isinstance(name, str) and (kw := clean_line(name)):
+            out.setdefault(kw)
+    return list(out)
+
+
+def _themes(pkg: dict[str, Any], ex: dict[str, Any], out: Out) -> list[str]:
+    found: dict[str, None] = {}
+    for g in pkg.get("groups") or []:
+        if isinstance(g, dict):
+            uri = vocab.theme(g.get("name")) or vocab.theme(g.get("title"))
+            if uri:
+                found.setdefault(uri)
+    for k in ("theme", "theme-primary", "theme-secondary"):
+        raw = json_in_string(ex.get(k) if ex.get(k) is not None else pkg.get(k))
+        for v in (raw if isinstance(raw, list) else [raw]):
+            if text(v) is None:
+                continue
+            uri = vocab.theme(v)
+            if uri:
+                found.setdefault(uri)
+            else:
+                out.warn(f"extras.{k}", f"{str(v)[:60]!r} has no EU data theme")
+    return list(found)
+
+
+def map_package(record: Any, ctx: SourceContext) -> Mapped:
+    """Map one CKAN package. Field problems become ``Mapped.warnings``; an unmappable package raises
+    :class:`MappingError` naming the source, the record and the field."""
+    pkg = _package(record, ctx)
+    native_id = text(getattr(record, "native_id", None)) or text(pkg.get("id")) or text(pkg.get("name"))
+    if native_id is None:
+        raise MappingError("package has neither id nor name", source_id=ctx.source_id, native_id="?", field="id")
+    title = clean_line(pkg.get("title")) or clean_line(pkg.get("name"))
+    if not text(pkg.get("id")) and not title:
+        raise MappingError("package has no id, no title and no name", source_id=ctx.source_id,
+                           native_id=native_id, field="title")
+    if not title:
+        title = native_id
+    out = Out()
+    ex = extras_of(pkg)
+    base = str(ctx.mint("dataset", native_id))
+    uri_extra = text(ex.get("uri")) or text(pkg.get("uri"))
+    if uri_extra and not is_http_url(uri_extra):
+        out.warn("extras.uri", f"not an absolute http(s) IRI {uri_extra[:120]!r}; minted URI used")
+    ds = URIRef(uri_extra) if uri_extra and is_http_url(uri_extra) else URIRef(base)
+    row = empty_row()
+    row.update(uri=str(ds), source_id=ctx.source_id, native_id=native_id, title=title,
+               institution=ctx.institution.name)
+
+    out.add(ds, RDF.type, DCAT.Dataset)
+    out.add(ds, DCTERMS.title, Literal(title))
+    if not clean_line(pkg.get("title")):
+        out.warn("title", "empty; the package name is used")
+    desc = to_plain_text(pkg.get("notes"), MAX_DESCRIPTION_CHARS)
+    if desc.text:
+        out.add(ds, DCTERMS.description, Literal(desc.text))
+        row["description"] = desc.text
+        if desc.truncated:
+            out.warn("notes", f"{desc.original_length} characters cut to {MAX_DESCRIPTION_CHARS}")
+    else:
+        out.warn("notes", "no description (dct:description is mandatory in DCAT-AP)")
+
+    identifier = text(pkg.get("id")) or native_id
+    row["identifier"] = identifier
+    out.add(ds, DCTERMS.identifier, Literal(identifier))
+    for k in ("guid", "identifier"):
+        if (v := text(ex.get(k))) is not None and v != identifier:
+            out.add(ds, DCTERMS.identifier, Literal(v))
+    if (v := text(pkg.get("version"))) is not None:
+        out.add(ds, DCAT_VERSION, Literal(v))
+
+    row["keywords"] = _keywords(pkg)
+    for kw in row["keywords"]:
+        out.add(ds, DCAT.keyword, Literal(kw))
+    themes = _themes(pkg, ex, out)
+    for uri in themes:
+        out.concept(ds, DCAT.theme, uri)
+    row["themes"] = [u.rsplit("/", 1)[-1] for u in themes]
+
+    org = pkg.get("organization")
+    org_name = clean_line(org.get("title") or org.get("name")) if isinstance(org, dict) else ""
+    if org_name:
+        pub = fragment(base, "publisher")
+        out.add(ds, DCTERMS.publisher, pub)
+        out.add(pub, RDF.type, FOAF.Agent)
+        out.add(pub, FOAF.name, Literal(org_name))
+        row["publisher"] = org_name
+    else:
+        out.warn("organization", "none; dataset has no dct:publisher")
+    _institution(ctx, base, ds, out)
+    row["contact_name"], row["contact_email"] = contact_point(pkg, ex, base, ds, out)
+
+    licence, label = resolve_licence(pkg, ex, out)
+    row["licence_label"] = label
+    licence_uri = licence.uri if licence else None
+    if licence:
+        row["licence_open"] = licence.open
+    if licence_uri:
+        row["licence_uri"] = licence_uri
+        if licence_uri.startswith(vocab.EU):
+            out.concept(ds, DCTERMS.license, licence_uri)
+        else:
+            out.add(ds, DCTERMS.license, URIRef(licence_uri))
+            out.add(URIRef(licence_uri), RDF.type, DCTERMS.LicenseDocument)
+
+    access = vocab.access_right("NON_PUBLIC" if pkg.get("private") is True else "PUBLIC")
+    out.concept(ds, DCTERMS.accessRights, access)
+    row["access_rights"] = access
+
+    issued, modified = dataset_dates(pkg, ex, out)
+    if issued:
+        out.add(ds, DCTERMS.issued, issued.literal)
+        row["issued"] = issued.iso
+    if modified:
+        out.add(ds, DCTERMS.modified, modified.literal)
+        row["modified"] = modified.iso
+
+    freq_f = field(pkg, ex, "frequency", "update_frequency", "frequency-of-update", "accrual_periodicity")
+    if freq_f:
+        freq = vocab.frequency(freq_f[1])
+        if freq:
+            out.concept(ds, DCTERMS.accrualPeriodicity, freq)
+            row["frequency"] = freq.rsplit("/", 1)[-1]
+        else:
+            out.warn(freq_f[0], f"{freq_f[1][:60]!r} has no EU frequency")
+    lang_f = field(pkg, ex, "language")
+    if lang_f:
+        for v in (lang_f[1].replace(";", ",").split(",")):
+            if text(v) and (lang := vocab.language(v)):
+                out.concept(ds, DCTERMS.language, lang)
+            elif text(v):
+                out.warn(lang_f[0], f"{v.strip()[:40]!r} is not a known language")
+
+    row["spatial"] = spatial(pkg, ex, base, ds, out)
+    row["temporal_start"], row["temporal_end"] = temporal(pkg, ex, base, ds, out)
+    landing = landing_page(pkg, ctx.source_url, out)
+    if landing:
+        out.add(ds, DCAT.landingPage, URIRef(landing))
+        out.add(URIRef(landing), RDF.type, FOAF.Document)
+        row["landing_page"] = landing
+
+    dists = distributions(pkg, base, ds, landing, licence_uri, out)
+    row.update(formats=dists.formats, media_types=dists.media_types, access_urls=dists.access_urls,
+               download_urls=dists.download_urls, distribution_count=dists.count,
+               offer=sorted(dists.offer) if dists.offer else ["request-only"])
+
+    source_modified = getattr(record, "source_modified", None) or pkg.get("metadata_modified")
+    _catalog_record(ctx, pkg, ex, base, ds, identifier, source_modified, out)
+    return Mapped(uri=str(ds), native_id=native_id, triples=out.triples, row=row, warnings=out.warnings)
+
+
+def _institution(ctx: SourceContext, base: str, ds: URIRef, out: Out) -> None:
+    inst = ctx.institution
+    agent = URIRef(inst.uri) if inst.uri and is_http_url(inst.uri) else ctx.mint("institution")
+    att = fragment(base, "attribution-institution")
+    out.add(ds, PROV.qualifiedAttribution, att)
+    out.add(att, RDF.type, PROV.Attribution)
+    out.add(att, PROV.agent, agent)
+    out.add(att, DCAT.hadRole, DISTRIBUTOR)
+    out.add(DISTRIBUTOR, RDF.type, DCAT.Role)
+    out.add(agent, RDF.type, FOAF.Agent)
+    out.add(agent, FOAF.name, Literal(inst.name))
+
+
+def _catalog_record(ctx: SourceContext, pkg: dict[str, Any], ex: dict[str, Any], base: str, ds: URIRef,
+                    identifier: str, source_modified: Any, out: Out) -> None:
+    rec = fragment(base, "record")
+    out.add(rec, RDF.type, DCAT.CatalogRecord)
+    out.add(rec, FOAF.primaryTopic, ds)
+    out.add(rec, DCTERMS.identifier, Literal(identifier))
+    out.add(rec, DCTERMS.conformsTo, DCAT_AP_3)
+    out.add(DCAT_AP_3, RDF.type, DCTERMS.Standard)
+    mod = date_of("metadata_modified", source_modified, out)
+    if mod:
+        out.add(rec, DCTERMS.modified, mod.literal)
+    else:
+        out.warn("metadata_modified", "missing: the catalogue record has no dct:modified (mandatory)")
+    if (lang_f := field(pkg, ex, "metadata-language")) and (lang := vocab.language(lang_f[1])):
+        out.concept(rec, DCTERMS.language, lang)
+    if mod:
+        src = fragment(base, "source-record")
+        out.add(rec, DCTERMS.source, src)
+        out.add(src, RDF.type, DCAT.CatalogRecord)
+        out.add(src, FOAF.primaryTopic, ds)
+        out.add(src, DCTERMS.identifier, Literal(identifier))
+        out.add(src, DCTERMS.modified, mod.literal)
+        if is_http_url(ctx.source_url):
+            api = f"{ctx.source_url.rstrip('/')}/api/3/action/package_show?id={quote(identifier, safe='-._~')}"
+            out.add(src, RDFS.seeAlso, URIRef(api))
