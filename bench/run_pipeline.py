@@ -1,0 +1,140 @@
+"""End-to-end benchmark: a synthetic CKAN portal on 127.0.0.1 → the whole pipeline → feed, on SQLite.
+
+Prints datasets/s per stage and end to end, and the pipeline process's peak RSS. The portal
+runs in its own process (as a real portal would), so its CPU is not counted in our RSS.
+
+    python bench/run_pipeline.py --n 100000            # full run, then an incremental run with 1% changed
+    python bench/run_pipeline.py --n 10000 --repeat 3   # medians of 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_portal(n: int, generation: int, fraction: float) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "citycat.localportal", "--synthetic", str(n), "--port", str(port),
+                             "--generation", str(generation), "--modified-fraction", str(fraction)],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()  # "serving ..." once it listens
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def sources_file(path: Path, url: str) -> Path:
+    path.write_text(f"""catalog:
+  base_uri: http://localhost:8000
+  title: bench
+  page_size: 100
+sources:
+  - id: bench
+    title: synthetic portal
+    kind: ckan
+    url: {url}
+    institution: {{name: Bench Council, kind: council}}
+    rows: 1000
+    requests_per_second: 100
+""", encoding="utf-8")
+    return path
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one_run(n: int, fraction: float, incremental: bool) -> dict[str, float]:
+    from citycat import pipeline
+    from citycat.config import load_sources
+    from citycat.runner import run_source
+    from inventory import Inventory
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="citycat-bench-") as tmp:
+        data = Path(tmp) / "data"
+        inv = Inventory(f"sqlite:///{data / 'inventory.sqlite'}")
+        inv.migrate()
+        t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        proc, url = start_portal(n, 0, fraction)
+        try:
+            sources = load_sources(sources_file(Path(tmp) / "sources.yaml", url))
+            src = sources.sources[0]
+            started = time.perf_counter()
+            s = run_source(src, sources, run_id="full", mode="full", now=t0, data_dir=data, inventory=inv)
+            pub = pipeline.publish(sources, inventory=inv, data_dir=data, generated_at=t0)
+            total = time.perf_counter() - started
+        finally:
+            proc.terminate()
+            proc.wait()
+        assert s.status == "success" and s.created == n, s
+        for stage in ("harvest", "normalise", "validate", "load"):
+            out[f"{stage}/s"] = n / s.stages[stage]["seconds"]
+        out["feed/s"] = n / pub["seconds"]
+        out["end_to_end/s"] = n / total
+        out["full_seconds"] = total
+        if incremental:
+            proc, url = start_portal(n, 1, fraction)
+            try:
+                sources = load_sources(sources_file(Path(tmp) / "sources.yaml", url))
+                src = sources.sources[0]
+                started = time.perf_counter()
+                # the interval since the full run: the portal's generation-1 edits are dated after it
+                s2 = run_source(src, sources, run_id="inc", mode="incremental", now=t0 + timedelta(days=1),
+                                data_dir=data, inventory=inv, since=_after_full(inv),
+                                until=datetime(2100, 1, 1, tzinfo=timezone.utc))
+                pipeline.publish(sources, inventory=inv, data_dir=data, generated_at=t0 + timedelta(days=1))
+                inc = time.perf_counter() - started
+            finally:
+                proc.terminate()
+                proc.wait()
+            assert s2.status == "success", s2
+            out["incremental_seconds"] = inc
+            out["incremental_changed"] = s2.updated
+            out["incremental_share_of_full"] = inc / total
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def _after_full(inv) -> datetime:
+    """Latest source modification time loaded by the full run: the incremental window starts there."""
+    latest = None
+    for d in inv.iter_datasets(status="active"):
+        if d.source_modified and (latest is None or d.source_modified > latest):
+            latest = d.source_modified
+    return latest + timedelta(seconds=1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--fraction", type=float, default=0.01, help="share changed before the incremental run")
+    ap.add_argument("--no-incremental", action="store_true")
+    args = ap.parse_args()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    runs = [one_run(args.n, args.fraction, not args.no_incremental) for _ in range(args.repeat)]
+    print(f"n={args.n} repeat={args.repeat} (medians)")
+    for key in runs[0]:
+        print(f"  {key:28s} {statistics.median(r[key] for r in runs):12.2f}")
+
+
+if __name__ == "__main__":
+    main()

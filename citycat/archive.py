@@ -1,0 +1,78 @@
+"""Per-run files under the data directory: the raw archive and the normalised file.
+
+Both are gzip JSON-lines written while streaming, into a ``.part`` file that is renamed
+only when the stage finishes, so a crashed stage never leaves a file that looks complete
+(a replay or the next stage would otherwise read half a harvest as if it were all of it).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(run_id: str) -> str:
+    """A run id made safe for a file name (Airflow run ids hold ':' and '+')."""
+    return _SAFE.sub("_", run_id).strip("._") or "run"
+
+
+def raw_path(data_dir: Path, source_id: str, run_id: str) -> Path:
+    return Path(data_dir) / "raw" / source_id / f"{safe_name(run_id)}.jsonl.gz"
+
+
+def normalised_path(data_dir: Path, source_id: str, run_id: str) -> Path:
+    return Path(data_dir) / "normalised" / source_id / f"{safe_name(run_id)}.jsonl.gz"
+
+
+def errors_path(data_dir: Path, source_id: str, run_id: str) -> Path:
+    return Path(data_dir) / "normalised" / source_id / f"{safe_name(run_id)}.errors.jsonl"
+
+
+def sidecar(path: Path, suffix: str) -> Path:
+    """``raw/x/run.jsonl.gz`` -> ``raw/x/run.<suffix>``."""
+    name = path.name.removesuffix(".jsonl.gz")
+    return path.with_name(f"{name}.{suffix}")
+
+
+@contextmanager
+def write_lines(path: Path, *, compress: bool = True) -> Iterator[Any]:
+    """Open ``path`` for streaming text lines; rename into place only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    # compresslevel 1: the archive is written at harvest speed; level 9 costs ~4x the CPU for ~15% less disk.
+    fh = gzip.open(part, "wt", encoding="utf-8", compresslevel=1) if compress else open(part, "w", encoding="utf-8")
+    try:
+        yield fh
+    except BaseException:
+        fh.close()
+        part.unlink(missing_ok=True)
+        raise
+    fh.close()
+    os.replace(part, path)
+
+
+def read_lines(path: Path) -> Iterator[str]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield line
+
+
+def iter_json(path: Path) -> Iterator[dict[str, Any]]:
+    for line in read_lines(path):
+        yield json.loads(line)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,351 @@
+"""The stage functions: harvest, normalise, validate, load, publish.
+
+Airflow tasks and the CLI call these same functions. Each takes and returns plain values
+(paths, ids, counts as JSON-able dicts), so a DAG only wires them and XCom never carries
+records. Times come in from the caller (the DAG's data interval, the CLI's clock): no stage
+reads the clock for anything stored, so a re-run of the same interval is the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from citycat import archive
+from citycat.config import SourceConfig, SourcesFile
+
+log = logging.getLogger("citycat.pipeline")
+
+Progress = Callable[[int], None]
+
+
+class StageError(Exception):
+    """A stage failed for a reason that retrying will not fix (gate, missing archive)."""
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+@dataclass
+class HarvestOutcome:
+    source_id: str
+    run_id: str
+    mode: str
+    raw_path: str
+    window_start: str | None
+    window_end: str | None
+    seen: int = 0
+    deleted: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    complete_listing: bool = False
+    pages: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class NormaliseOutcome:
+    source_id: str
+    run_id: str
+    normalised_path: str
+    errors_path: str
+    seen: int = 0
+    mapped: int = 0
+    deleted: int = 0
+    failed: int = 0
+    warnings: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(timezone.utc).isoformat() if dt else None
+
+
+def parse_time(value: str | datetime | None) -> datetime | None:
+    """ISO 8601 (date or datetime) to an aware UTC datetime; naive input is taken as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def run_key(source_id: str, run_id: str) -> str:
+    """Inventory run key: Airflow run ids repeat across DAGs, so the source is part of it."""
+    return f"{source_id}__{archive.safe_name(run_id)}"
+
+
+# --------------------------------------------------------------------------- context
+
+
+def data_dir_from_env() -> Path:
+    import os
+
+    return Path(os.environ.get("CITYCAT_DATA_DIR", "data")).resolve()
+
+
+def open_inventory(data_dir: Path):
+    from inventory import Inventory
+
+    inv = Inventory.from_env(data_dir)
+    inv.migrate()
+    return inv
+
+
+def source_context(source: SourceConfig, base_uri: str):
+    from transforms.base import Institution, SourceContext
+
+    inst = source.institution
+    return SourceContext(source_id=source.id, source_title=source.title, source_url=source.url,
+                         institution=Institution(name=inst.name, kind=str(inst.kind), uri=inst.uri),
+                         base_uri=base_uri)
+
+
+def resolve_window(source: SourceConfig, mode: str, *, since: datetime | None, until: datetime | None,
+                   now: datetime, inventory=None) -> tuple[str, datetime | None, datetime | None]:
+    """Decide the mode and window actually run.
+
+    An incremental run with no explicit start continues from the end of the source's last
+    successful run; with no previous run there is nothing to be incremental against, so the
+    run becomes ``full`` (and says so), which is also what lets it record withdrawals.
+    """
+    if mode == "full":
+        # Everything as of the window end; the next incremental run continues from there.
+        return mode, None, until or now
+    if mode != "incremental":
+        return mode, since, until
+    if since is None and inventory is not None:
+        last = inventory.last_successful_run(source.id)
+        if last is not None:
+            since = last.window_end or last.finished_at
+    if since is None:
+        log.info("%s: no previous successful run, running a full harvest instead of incremental", source.id)
+        return "full", None, until or now
+    return "incremental", since, until or now
+
+
+# --------------------------------------------------------------------------- harvest
+
+
+def harvest(source: SourceConfig, run_id: str, mode: str, *, window_start: datetime | None,
+            window_end: datetime | None, data_dir: Path, replay_run: str | None = None,
+            progress: Progress | None = None) -> HarvestOutcome:
+    """Stream the source's raw records into the run's raw archive.
+
+    ``replay`` harvests nothing: it points at the archive of ``replay_run`` so the later
+    stages re-process it without contacting the source.
+    """
+    import harvesters
+    from harvesters.base import HarvestWindow
+
+    started = time.monotonic()
+    if mode == "replay":
+        if not replay_run:
+            raise StageError(f"[source={source.id}] mode=replay needs replay_run (the run id whose raw archive to reuse)")
+        path = archive.raw_path(data_dir, source.id, replay_run)
+        if not path.exists():
+            raise StageError(f"[source={source.id}] no raw archive for run {replay_run!r} at {path}; "
+                             f"list {path.parent} for the runs that exist")
+        meta = json.loads(archive.sidecar(path, "meta.json").read_text()) if archive.sidecar(path, "meta.json").exists() else {}
+        return HarvestOutcome(source.id, run_id, mode, str(path), meta.get("window_start"), meta.get("window_end"),
+                              seen=meta.get("seen", 0), deleted=meta.get("deleted", 0),
+                              complete_listing=bool(meta.get("complete_listing")),
+                              seconds=time.monotonic() - started)
+
+    harvesters.load_builtin()
+    cls = harvesters.get(source.kind)
+    harvester = cls(source.id, source.url, source.options, http=None)
+    window = HarvestWindow(start=window_start, end=window_end) if mode == "incremental" else HarvestWindow()
+    path = archive.raw_path(data_dir, source.id, run_id)
+    out = HarvestOutcome(source.id, run_id, mode, str(path), _iso(window.start), _iso(window.end))
+    with archive.write_lines(path) as fh:
+        for record in harvester.records(window, mode):  # type: ignore[arg-type]
+            fh.write(record.to_json())
+            fh.write("\n")
+            out.seen += 1
+            out.deleted += record.deleted
+            if progress:
+                progress(1)
+    st = harvester.stats
+    out.skipped, out.errors = dict(st.skipped), list(st.errors)
+    out.complete_listing = bool(st.complete_listing and mode == "full")
+    out.pages, out.requests = st.pages, st.requests
+    out.seconds = round(time.monotonic() - started, 3)
+    archive.write_json(archive.sidecar(path, "meta.json"), out.as_dict())
+    return out
+
+
+# --------------------------------------------------------------------------- normalise
+
+
+def normalise(source: SourceConfig, run_id: str, raw: str | Path, *, data_dir: Path, base_uri: str,
+              progress: Progress | None = None) -> NormaliseOutcome:
+    """Map every raw record to DCAT-AP 3; a record that fails is written to the errors file."""
+    from harvesters.base import RawRecord
+    from transforms import get_mapping
+    from transforms.base import MappingError
+
+    started = time.monotonic()
+    mapping = get_mapping(source.kind)
+    ctx = source_context(source, base_uri)
+    npath = archive.normalised_path(data_dir, source.id, run_id)
+    epath = archive.errors_path(data_dir, source.id, run_id)
+    out = NormaliseOutcome(source.id, run_id, str(npath), str(epath))
+    with archive.write_lines(npath) as fh, archive.write_lines(epath, compress=False) as efh:
+        for n, line in enumerate(archive.read_lines(Path(raw)), 1):
+            out.seen += 1
+            if progress:
+                progress(1)
+            try:
+                record = RawRecord.from_json(line)
+            except (ValueError, TypeError) as exc:
+                _error(efh, f"line {n}", None, f"raw archive line is not a record: {exc}", "normalise")
+                out.failed += 1
+                continue
+            if record.deleted:
+                out.deleted += 1
+                fh.write(json.dumps({"native_id": record.native_id, "uri": None, "deleted": True, "hash": None,
+                                     "nt": None, "row": None, "source_modified": record.source_modified,
+                                     "warnings": []}, ensure_ascii=False))
+                fh.write("\n")
+                continue
+            try:
+                mapped = mapping(record, ctx)
+            except MappingError as exc:
+                _error(efh, record.native_id, exc.field, exc.reason, "normalise")
+                out.failed += 1
+                continue
+            except Exception as exc:  # a mapping bug on one record must not lose the rest of the run
+                log.exception("%s: record %s failed to map", source.id, record.native_id)
+                _error(efh, record.native_id, None, f"{type(exc).__name__}: {exc}", "normalise")
+                out.failed += 1
+                continue
+            nt = mapped.ntriples()
+            import hashlib
+
+            fh.write(json.dumps({"native_id": record.native_id, "uri": mapped.uri, "deleted": False,
+                                 "hash": hashlib.sha256(nt.encode("utf-8")).hexdigest(), "nt": nt,
+                                 "row": mapped.row, "source_modified": record.source_modified,
+                                 "warnings": mapped.warnings}, ensure_ascii=False, default=str))
+            fh.write("\n")
+            out.mapped += 1
+            out.warnings += len(mapped.warnings)
+    out.seconds = round(time.monotonic() - started, 3)
+    return out
+
+
+def _error(fh, native_id: str, field_: str | None, reason: str, stage: str) -> None:
+    fh.write(json.dumps({"native_id": native_id, "field": field_, "reason": reason, "stage": stage},
+                        ensure_ascii=False))
+    fh.write("\n")
+
+
+def iter_normalised(path: str | Path) -> Iterator[dict[str, Any]]:
+    return archive.iter_json(Path(path))
+
+
+def read_errors(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+    p = Path(path)
+    if not p.exists():
+        return []
+    out = []
+    for row in archive.iter_json(p):
+        out.append(row)
+        if limit and len(out) >= limit:
+            break
+    return out
+
+
+# --------------------------------------------------------------------------- validate
+
+QUALITY_COLUMNS = ("uri", "native_id", "identifier", "title", "description", "licence_uri")
+
+
+def validate(source: SourceConfig, run_id: str, normalised: str | Path, *, failed_to_map: int,
+             data_dir: Path) -> dict[str, Any]:
+    """Run the expectation suite over the run's flat rows and decide the load gate.
+
+    Only the columns the suite reads are put into the DataFrame, so a 100,000-dataset run
+    stays a few tens of MB here whatever the size of the graphs.
+    """
+    import pandas as pd
+
+    from expectations.gate import decide
+    from expectations.suites import run_suite
+
+    started = time.monotonic()
+    cols: dict[str, list[Any]] = {c: [] for c in QUALITY_COLUMNS}
+    seen = failed_to_map
+    for rec in iter_normalised(normalised):
+        seen += 1
+        if rec.get("deleted"):
+            continue
+        row = rec["row"] or {}
+        for c in QUALITY_COLUMNS:
+            cols[c].append(rec["uri"] if c == "uri" else row.get(c, rec.get(c)))
+    df = pd.DataFrame(cols)
+    suite = run_suite(df, source_id=source.id, run_id=run_id)
+    verdict = decide(suite, seen=seen, failed_to_map=failed_to_map,
+                     max_failed_share=source.quality.max_failed_share)
+    result = {"source_id": source.id, "run_id": run_id, "passed": verdict.passed, "reasons": verdict.reasons,
+              "rows": len(df), "suite": suite.as_dict(), "seconds": round(time.monotonic() - started, 3)}
+    qpath = Path(data_dir) / "quality" / source.id / f"{archive.safe_name(run_id)}.json"
+    archive.write_json(qpath, result)
+    result["quality_path"] = str(qpath)
+    return result
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load(source: SourceConfig, run_id: str, normalised: str | Path, *, mode: str, complete_listing: bool,
+         inventory, loaded_at: datetime) -> dict[str, Any]:
+    """Upsert the run into the inventory in one transaction (see inventory.Inventory.load)."""
+    started = time.monotonic()
+    result = inventory.load(source_id=source.id, run_id=run_key(source.id, run_id),
+                            records=iter_normalised(normalised), mode=mode,
+                            complete_listing=complete_listing, loaded_at=loaded_at,
+                            max_drop=source.quality.max_drop)
+    counts = result.as_dict()
+    counts["seconds"] = round(time.monotonic() - started, 3)
+    return counts
+
+
+# --------------------------------------------------------------------------- publish
+
+
+def publish(sources: SourcesFile, *, inventory, data_dir: Path, generated_at: datetime) -> dict[str, Any]:
+    """Write the static DCAT feed from the inventory's active datasets."""
+    from publish.feed import CatalogInfo, FeedDataset, SourceInfo, write_feed
+
+    started = time.monotonic()
+    c = sources.catalog
+    catalog = CatalogInfo(base_uri=c.base_uri.rstrip("/"), title=c.title, description=c.description,
+                          publisher_name=c.publisher_name, publisher_uri=c.publisher_uri, homepage=c.homepage,
+                          licence_uri=c.licence_uri)
+    infos = [SourceInfo(source_id=s.id, title=s.title, url=s.url, institution_name=s.institution.name,
+                        institution_uri=s.institution.uri) for s in sources.sources]
+    datasets = (FeedDataset(source_id=d.source_id, native_id=d.native_id, uri=d.uri, nt=d.nt,
+                            first_seen=d.first_seen, last_changed=d.last_changed)
+                for d in inventory.iter_datasets(status="active"))
+    result = write_feed(datasets, Path(data_dir) / "feed", catalog=catalog, sources=infos,
+                        page_size=c.page_size, total=inventory.count_datasets(status="active"),
+                        generated_at=generated_at)
+    out = asdict(result) if hasattr(result, "__dataclass_fields__") else dict(result)
+    out["path"] = str(out.get("path"))
+    out["seconds"] = round(time.monotonic() - started, 3)
+    return out

@@ -1,0 +1,192 @@
+"""The whole spine through the CLI's stage functions, against real local CKAN APIs on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import rdflib
+from rdflib.namespace import DCAT, RDF
+
+from citycat import cli, pipeline
+from citycat.config import load_sources
+from citycat.localportal import DirectoryStore, LocalPortal
+from citycat.runner import run_source
+from inventory import Inventory
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDED = ROOT / "examples" / "ckan"
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+
+
+def write_sources(path: Path, *entries: dict) -> Path:
+    lines = ["catalog:", "  base_uri: http://localhost:8000", "  title: test inventory", "  page_size: 2", "sources:"]
+    for e in entries:
+        lines += [f"  - id: {e['id']}", f"    title: {e.get('title', e['id'])}", "    kind: ckan",
+                  f"    url: {e['url']}", "    institution:", f"      name: {e.get('institution', 'Test Council')}",
+                  "      kind: council"]
+        for k, v in e.get("options", {}).items():
+            lines.append(f"    {k}: {json.dumps(v)}")
+        if "quality" in e:
+            lines.append("    quality:")
+            lines += [f"      {k}: {v}" for k, v in e["quality"].items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CITYCAT_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def recorded():
+    with LocalPortal(DirectoryStore.from_directory(RECORDED)) as portal:
+        yield portal
+
+
+def _inventory(tmp_path: Path) -> Inventory:
+    inv = Inventory(f"sqlite:///{tmp_path / 'data' / 'inventory.sqlite'}")
+    inv.migrate()
+    return inv
+
+
+def test_cli_run_recorded_portal_builds_inventory_and_feed(env, recorded, capsys):
+    src = write_sources(env / "sources.yaml", {"id": "rec", "url": recorded.url, "options": {"rows": 2}})
+    assert cli.main(["run", "--sources", str(src), "--mode", "full"]) == 0
+    out = capsys.readouterr().out
+    assert "rec" in out and "success" in out and "catalog.ttl" in out
+    inv = _inventory(env)
+    # 3 real datasets; the catalog.data.gov harvest-source packages are skipped, not loaded
+    assert inv.count_datasets(status="active") == 3
+    run = inv.last_successful_run("rec")
+    assert run is not None and run.counts["created"] == 3
+    feed = env / "data" / "feed"
+    g = rdflib.Graph().parse(feed / "catalog.ttl", format="turtle")
+    assert (None, RDF.type, DCAT.Catalog) in g
+    raw = next((env / "data" / "raw" / "rec").glob("*.jsonl.gz"))
+    with gzip.open(raw, "rt") as fh:
+        native = {json.loads(line)["native_id"] for line in fh}
+    assert len(native) == 3
+
+
+def test_second_identical_run_changes_nothing(env, recorded):
+    src = write_sources(env / "sources.yaml", {"id": "rec", "url": recorded.url})
+    sources = load_sources(src)
+    inv = _inventory(env)
+    data_dir = env / "data"
+    first = run_source(sources.sources[0], sources, run_id="r1", mode="full", now=T0, data_dir=data_dir, inventory=inv)
+    second = run_source(sources.sources[0], sources, run_id="r2", mode="full", now=T0 + timedelta(days=1),
+                        data_dir=data_dir, inventory=inv)
+    assert (first.status, first.created) == ("success", 3)
+    assert (second.status, second.created, second.updated, second.unchanged, second.withdrawn) == ("success", 0, 0, 3, 0)
+
+
+def test_unreachable_source_fails_with_reason_and_others_finish(env, recorded, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    src = write_sources(env / "sources.yaml", {"id": "dead", "url": f"http://127.0.0.1:{dead}"},
+                        {"id": "rec", "url": recorded.url})
+    assert cli.main(["run", "--sources", str(src), "--mode", "full"]) == 1
+    out = capsys.readouterr().out
+    assert "dead" in out and "failed" in out and f"127.0.0.1:{dead}" in out
+    inv = _inventory(env)
+    assert inv.count_datasets(status="active", source_id="rec") == 3
+    assert inv.last_successful_run("dead") is None
+
+
+def test_incremental_window_and_withdrawal_on_synthetic_portal(env):
+    with LocalPortal.synthetic(120) as portal:
+        src = write_sources(env / "sources.yaml", {"id": "syn", "url": portal.url, "options": {"rows": 50}})
+        sources = load_sources(src)
+        s = sources.sources[0]
+        inv = _inventory(env)
+        data_dir = env / "data"
+        full = run_source(s, sources, run_id="full1", mode="full", now=T0, data_dir=data_dir, inventory=inv)
+        assert (full.status, full.created) == ("success", 120)
+        # incremental over an empty window: nothing seen, nothing changes, no withdrawals
+        inc = run_source(s, sources, run_id="inc1", mode="incremental", now=T0, data_dir=data_dir, inventory=inv,
+                         since=datetime(2100, 1, 1, tzinfo=timezone.utc),
+                         until=datetime(2100, 1, 2, tzinfo=timezone.utc))
+        assert (inc.status, inc.mode, inc.seen, inc.withdrawn) == ("success", "incremental", 0, 0)
+        assert inv.count_datasets(status="active", source_id="syn") == 120
+
+
+def test_full_harvest_missing_records_withdrawn_and_big_drop_quarantined(env, tmp_path):
+    packages = sorted((RECORDED).glob("dgu_*.json")) + [RECORDED / "ckan22_package_show_no_resources.json"]
+    data_dir = env / "data"
+    inv = _inventory(env)
+    with LocalPortal.from_paths(packages) as portal:
+        src = write_sources(env / "sources.yaml", {"id": "p", "url": portal.url, "quality": {"max_drop": 0.5}})
+        sources = load_sources(src)
+        first = run_source(sources.sources[0], sources, run_id="a", mode="full", now=T0, data_dir=data_dir,
+                           inventory=inv)
+    assert first.created == 3
+    with LocalPortal.from_paths(packages[:2]) as portal:  # one dataset gone: 2 of 3 is within max_drop
+        sources = load_sources(write_sources(env / "sources.yaml", {"id": "p", "url": portal.url}))
+        second = run_source(sources.sources[0], sources, run_id="b", mode="full", now=T0 + timedelta(days=1),
+                            data_dir=data_dir, inventory=inv)
+    assert (second.withdrawn, second.quarantined) == (1, 0)
+    with LocalPortal.from_paths([]) as portal:  # the portal suddenly lists nothing
+        sources = load_sources(write_sources(env / "sources.yaml", {"id": "p", "url": portal.url}))
+        third = run_source(sources.sources[0], sources, run_id="c", mode="full", now=T0 + timedelta(days=2),
+                           data_dir=data_dir, inventory=inv)
+    assert third.withdrawn == 0 and third.quarantined == 2 and third.reason
+    assert inv.count_datasets(status="active", source_id="p") == 2
+
+
+def test_replay_reprocesses_archive_without_contacting_source(env, recorded):
+    src = write_sources(env / "sources.yaml", {"id": "rec", "url": recorded.url})
+    sources = load_sources(src)
+    inv = _inventory(env)
+    data_dir = env / "data"
+    run_source(sources.sources[0], sources, run_id="orig", mode="full", now=T0, data_dir=data_dir, inventory=inv)
+    before = len(recorded.requests)
+    replay = run_source(sources.sources[0], sources, run_id="again", mode="replay", replay_run="orig",
+                        now=T0 + timedelta(hours=1), data_dir=data_dir, inventory=inv)
+    assert replay.status == "success" and replay.unchanged == 3
+    assert len(recorded.requests) == before
+
+
+def test_gate_blocks_load_of_duplicate_uris_and_inventory_is_untouched(env, tmp_path):
+    base = json.loads((RECORDED / "dgu_package_show_inspire.json").read_text())
+    pkg = base["result"] if "result" in base else base
+    twins = []
+    for i in range(2):  # two packages claiming the same dataset URI: a critical expectation fails
+        p = json.loads(json.dumps(pkg))
+        p["id"], p["name"] = f"twin-{i}", f"twin-{i}"
+        p["extras"] = [e for e in p.get("extras", []) if e.get("key") != "uri"]
+        p["extras"].append({"key": "uri", "value": "https://example.org/dataset/same"})
+        (tmp_path / f"twin{i}.json").write_text(json.dumps(p))
+        twins.append(tmp_path / f"twin{i}.json")
+    inv = _inventory(env)
+    with LocalPortal.from_paths(twins) as portal:
+        sources = load_sources(write_sources(env / "sources.yaml", {"id": "tw", "url": portal.url}))
+        out = run_source(sources.sources[0], sources, run_id="g", mode="full", now=T0, data_dir=env / "data",
+                         inventory=inv)
+    assert out.status == "gate_failed"
+    assert "uri" in out.reason
+    assert inv.count_datasets(status=None, source_id="tw") == 0
+    assert inv.get_run(pipeline.run_key("tw", "g")).status == "gate_failed"
+
+
+def test_published_feed_pages_conform_to_dcat_ap3_shapes(env, recorded):
+    from expectations.shacl import validate_graph
+
+    src = write_sources(env / "sources.yaml", {"id": "rec", "url": recorded.url})
+    assert cli.main(["run", "--sources", str(src), "--mode", "full"]) == 0
+    pages = sorted((env / "data" / "feed" / "catalog").glob("page-*.ttl"))
+    assert len(pages) == 2  # 3 datasets, page_size 2
+    for page in pages:
+        g = rdflib.Graph().parse(page, format="turtle")
+        assert len(set(g.subjects(RDF.type, DCAT.Dataset))) in (1, 2)
+        result = validate_graph(g)
+        assert result.conforms, (page.name, result.messages)
