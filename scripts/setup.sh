@@ -8,6 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-.venv/bin/python -m pip install --quiet -r requirements.lock
+.venv/bin/python -m pip install --quiet -r requirements.lock "setuptools>=70.1" wheel
+# No build isolation: editable install with the venv's setuptools (>=70.1 has bdist_wheel built in).
 .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 echo "citycat installed in $(pwd)/.venv"

@@ -9,8 +9,6 @@ with DCAT N-Triples whose SHA-256 is the content hash, as transforms produce the
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,7 +20,6 @@ from rdflib import namespace as ns
 from inventory import Inventory, LoadResult, RunConflictError, UnknownRunError
 from inventory.models import metadata
 
-PG_ADMIN_URL = os.environ.get("CITYCAT_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=timezone.utc)
 T1 = T0 + timedelta(days=1)
 T2 = T0 + timedelta(days=2)
@@ -70,42 +67,6 @@ def snapshot(inv: Inventory) -> dict:
 
 
 # --------------------------------------------------------------------------- backends
-
-
-@pytest.fixture(scope="session")
-def pg_url():
-    """A fresh, uniquely named database on the local server; dropped at the end."""
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except Exception as exc:  # noqa: BLE001 - any failure here means "no server to test on"
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {sa.make_url(PG_ADMIN_URL).render_as_string()} "
-                    f"({type(exc).__name__}); the PostgreSQL half of the inventory tests is skipped")
-    name = f"citycat_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        # A linguistic default collation, as a UK production server would have (en_GB), so the
-        # byte-order test below proves iter_datasets does not depend on the server's locale.
-        try:
-            conn.exec_driver_sql(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu "
-                                 "ICU_LOCALE 'en-GB' LOCALE 'C.UTF-8'")
-        except sa.exc.DBAPIError:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def pg_inventory(pg_url):
-    inv = Inventory(pg_url)
-    inv.migrate()
-    yield inv
-    inv.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

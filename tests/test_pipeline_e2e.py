@@ -190,3 +190,55 @@ def test_published_feed_pages_conform_to_dcat_ap3_shapes(env, recorded):
         assert len(set(g.subjects(RDF.type, DCAT.Dataset))) in (1, 2)
         result = validate_graph(g)
         assert result.conforms, (page.name, result.messages)
+
+
+@pytest.mark.postgres
+def test_whole_pipeline_on_postgresql_inventory(env, recorded, pg_inventory):
+    inv = pg_inventory
+    src = write_sources(env / "sources.yaml", {"id": "pgrec", "url": recorded.url})
+    sources = load_sources(src)
+    first = run_source(sources.sources[0], sources, run_id="p1", mode="full", now=T0, data_dir=env / "data",
+                       inventory=inv)
+    again = run_source(sources.sources[0], sources, run_id="p2", mode="full", now=T0 + timedelta(days=1),
+                       data_dir=env / "data", inventory=inv)
+    assert (first.status, first.created) == ("success", 3)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    feed = pipeline.publish(sources, inventory=inv, data_dir=env / "data", generated_at=T0)
+    assert feed["datasets"] == inv.count_datasets(status="active") >= 3
+
+
+@pytest.mark.parametrize("fault", ["loop_search", "html200", "malformed"])
+def test_bad_portal_after_good_run_fails_with_reason_and_loses_nothing(env, fault):
+    """Real portals loop, serve HTML error pages with 200, or cut JSON: the run fails, the inventory stays."""
+    inv = _inventory(env)
+    with LocalPortal(DirectoryStore.from_directory(RECORDED)) as portal:
+        sources = load_sources(write_sources(env / "sources.yaml", {"id": "bad", "url": portal.url,
+                                                                     "options": {"rows": 2}}))
+        good = run_source(sources.sources[0], sources, run_id="good", mode="full", now=T0, data_dir=env / "data",
+                          inventory=inv)
+        if fault == "loop_search":
+            portal.loop_search = True
+        else:
+            portal.inject(fault, times=100, action="package_search")
+        bad = run_source(sources.sources[0], sources, run_id="bad", mode="full", now=T0 + timedelta(days=1),
+                         data_dir=env / "data", inventory=inv)
+    assert good.status == "success" and bad.status == "failed"
+    assert "bad" in bad.reason or portal.url.split("//")[1] in bad.reason, bad.reason
+    assert inv.count_datasets(status="active", source_id="bad") == 3
+    assert inv.get_run(pipeline.run_key("bad", "bad")).status == "failed"
+    assert not list((env / "data" / "raw" / "bad").glob("bad*.jsonl.gz"))  # no half archive left as complete
+
+
+def test_record_that_fails_to_map_is_reported_and_rest_of_run_loads(env, tmp_path):
+    nameless = {"id": "no-title-no-name", "resources": [], "metadata_modified": "2026-01-01T00:00:00"}
+    (tmp_path / "nameless.json").write_text(json.dumps(nameless))
+    inv = _inventory(env)
+    files = [tmp_path / "nameless.json"] + sorted(RECORDED.glob("dgu_*.json"))
+    with LocalPortal.from_paths(files) as portal:
+        sources = load_sources(write_sources(env / "sources.yaml", {"id": "mix", "url": portal.url,
+                                                                     "quality": {"max_failed_share": 0.5}}))
+        out = run_source(sources.sources[0], sources, run_id="m", mode="full", now=T0, data_dir=env / "data",
+                         inventory=inv)
+    assert (out.status, out.created, out.failed) == ("success", 2, 1)
+    errors = inv.run_errors(pipeline.run_key("mix", "m"))
+    assert any(e["native_id"] == "no-title-no-name" and e["field"] for e in errors), errors

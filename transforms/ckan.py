@@ -143,11 +143,10 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
     if native_id is None:
         raise MappingError("package has neither id nor name", source_id=ctx.source_id, native_id="?", field="id")
     title = clean_line(pkg.get("title")) or clean_line(pkg.get("name"))
-    if not text(pkg.get("id")) and not title:
-        raise MappingError("package has no id, no title and no name", source_id=ctx.source_id,
-                           native_id=native_id, field="title")
     if not title:
-        title = native_id
+        # A title made up from an id would hide the gap from the quality report: refuse the record.
+        raise MappingError("package has neither title nor name (dct:title is mandatory in DCAT-AP 3)",
+                           source_id=ctx.source_id, native_id=native_id, field="title")
     out = Out()
     ex = extras_of(pkg)
     base = str(ctx.mint("dataset", native_id))
