@@ -45,6 +45,28 @@ def _source(source_id: str):
     return sources, sources.get(source_id)
 
 
+def _inventory(data_dir: Path):
+    """The inventory, from ``CITYCAT_DATABASE_CONN_ID`` (an Airflow connection) when set.
+
+    Production keeps the inventory's credentials in an Airflow connection rather than in an
+    environment variable visible to every process; otherwise CITYCAT_DATABASE_URL / SQLite.
+    """
+    conn_id = os.environ.get("CITYCAT_DATABASE_CONN_ID")
+    if not conn_id:
+        return pipeline.open_inventory(data_dir)
+    from airflow.sdk import BaseHook
+
+    from inventory import Inventory
+
+    uri = BaseHook.get_connection(conn_id).get_uri()
+    scheme, _, rest = uri.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        uri = f"postgresql+psycopg://{rest}"
+    inv = Inventory(uri)
+    inv.migrate()
+    return inv
+
+
 def run_times(context: dict[str, Any]) -> tuple[datetime | None, datetime | None, datetime]:
     """(interval start, interval end, the run's reference time) from an Airflow task context.
 
@@ -67,7 +89,7 @@ def run_times(context: dict[str, Any]) -> tuple[datetime | None, datetime | None
 def harvest(source_id: str, *, run_id: str, params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     sources, source = _source(source_id)
     data_dir = pipeline.data_dir_from_env()
-    inventory = pipeline.open_inventory(data_dir)
+    inventory = _inventory(data_dir)
     start, end, ref = run_times(context)
     requested = params.get("mode") or "incremental"
     mode, wstart, wend = begin_run(source, run_id, requested, since=start, until=end, now=ref, inventory=inventory)
@@ -101,7 +123,7 @@ def validate(source_id: str, harvested: dict[str, Any], normalised: dict[str, An
                                failed_to_map=normalised["failed"], data_dir=data_dir)
     slim = {k: result[k] for k in ("passed", "reasons", "rows", "quality_path")}
     if not result["passed"]:
-        inventory = pipeline.open_inventory(data_dir)
+        inventory = _inventory(data_dir)
         reason = "; ".join(result["reasons"])
         fail_run(source.id, harvested["run_id"], reason=reason, status="gate_failed",
                  finished_at=pipeline.parse_time(harvested["run_time"]), inventory=inventory, gate=slim)
@@ -113,7 +135,7 @@ def load(source_id: str, harvested: dict[str, Any], normalised: dict[str, Any],
          validated: dict[str, Any]) -> dict[str, Any]:
     _, source = _source(source_id)
     data_dir = pipeline.data_dir_from_env()
-    inventory = pipeline.open_inventory(data_dir)
+    inventory = _inventory(data_dir)
     ref = pipeline.parse_time(harvested["run_time"])
     try:
         counts = pipeline.load(source, harvested["run_id"], normalised["normalised_path"], mode=harvested["mode"],
@@ -134,7 +156,7 @@ def publish(context: dict[str, Any]) -> dict[str, Any]:
 
     sources = load_sources(sources_path())
     data_dir = pipeline.data_dir_from_env()
-    inventory = pipeline.open_inventory(data_dir)
+    inventory = _inventory(data_dir)
     _, _, ref = run_times(context)
     return pipeline.publish(sources, inventory=inventory, data_dir=data_dir, generated_at=ref)
 

@@ -119,3 +119,32 @@ def test_harvest_dag_test_run_loads_inventory_from_local_portal(airflow_env, tmp
     # the incremental run asked the portal for exactly its data interval
     assert out["inc_state"].endswith("success")
     assert out["inc_fq"] and "2026-11-27T02:00:00Z" in out["inc_fq"][0], out["inc_fq"]
+
+
+@pytest.mark.postgres
+def test_harvest_dag_loads_postgresql_inventory_named_by_airflow_connection(airflow_env, tmp_path, pg_url):
+    from tests.test_pipeline_e2e import RECORDED
+
+    from inventory import Inventory
+
+    conn_uri = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    env = dict(airflow_env, CITYCAT_DATA_DIR=str(tmp_path / "data"), CITYCAT_SOURCES=str(tmp_path / "sources.yaml"),
+               CITYCAT_DATABASE_CONN_ID="citycat_inventory", AIRFLOW_CONN_CITYCAT_INVENTORY=conn_uri)
+    done = _python(f"""
+        import json, sys
+        from datetime import datetime, timezone
+        from pathlib import Path
+        sys.path.insert(0, {str(ROOT)!r})
+        from citycat.localportal import DirectoryStore, LocalPortal
+        from tests.test_pipeline_e2e import write_sources
+        with LocalPortal(DirectoryStore.from_directory(Path({str(RECORDED)!r}))) as portal:
+            write_sources(Path({str(tmp_path / 'sources.yaml')!r}), {{"id": "pgdag", "url": portal.url}})
+            from airflow.dag_processing.dagbag import DagBag
+            dag = DagBag(dag_folder="dags").dags["harvest__pgdag"]
+            run = dag.test(logical_date=datetime(2026, 11, 27, 2, tzinfo=timezone.utc), run_conf={{"mode": "full"}})
+            print("RESULT" + json.dumps({{"state": str(run.state)}}))
+    """, env)
+    assert "RESULT" in done.stdout, (done.stdout[-3000:], done.stderr[-5000:])
+    assert json.loads(done.stdout.split("RESULT", 1)[1])["state"].endswith("success")
+    assert Inventory(pg_url).count_datasets(status="active", source_id="pgdag") == 3
+    assert not (tmp_path / "data" / "inventory.sqlite").exists()  # the connection, not the SQLite default
