@@ -12,6 +12,7 @@ other commands should not pay for it.
 from __future__ import annotations
 
 import math
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -44,6 +45,8 @@ def _gx() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
+    # GX pins this module's logger at INFO and announces every ephemeral context's temp dir.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     return gx
 
 
