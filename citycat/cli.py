@@ -216,18 +216,22 @@ def _progress_factory(source_id: str) -> Callable[[str], Callable[[int], None]]:
 
 
 COLUMNS = ("source", "status", "mode", "seen", "created", "updated", "unchanged", "withdrawn", "quarantined",
-           "failed", "seconds")
+           "skipped", "failed", "seconds")
 
 
 def format_summary(summaries) -> str:
     rows = [[s.source_id, s.status, s.mode, s.seen, s.created, s.updated, s.unchanged, s.withdrawn,
-             s.quarantined, s.failed, f"{s.seconds:.1f}"] for s in summaries]
+             s.quarantined, s.skipped, s.failed, f"{s.seconds:.1f}"] for s in summaries]
     widths = [max(len(str(x)) for x in col) for col in zip(COLUMNS, *rows)] if rows else [len(c) for c in COLUMNS]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(COLUMNS, widths))]
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
     notes = [f"  {s.source_id}: {s.reason}" for s in summaries if s.reason]
+    for s in summaries:
+        skipped = (s.stages.get("harvest") or {}).get("skipped") or {}
+        if skipped:
+            notes.append(f"  {s.source_id}: skipped " + ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())))
     if notes:
         lines.append("")
         lines.append("notes:")

@@ -34,6 +34,7 @@ class SourceSummary:
     unchanged: int = 0
     withdrawn: int = 0
     quarantined: int = 0
+    skipped: int = 0
     failed: int = 0
     seconds: float = 0.0
     reason: str | None = None
@@ -84,6 +85,7 @@ def run_source(source: SourceConfig, sources: SourcesFile, *, run_id: str, mode:
         h = pipeline.harvest(source, run_id, mode, window_start=start, window_end=end, data_dir=data_dir,
                              replay_run=replay_run, progress=progress("harvest") if progress else None)
         summary.stages["harvest"] = h.as_dict()
+        summary.skipped = sum(h.skipped.values())
         n = pipeline.normalise(source, run_id, h.raw_path, data_dir=data_dir,
                                base_uri=sources.catalog.base_uri.rstrip("/"),
                                progress=progress("normalise") if progress else None)
