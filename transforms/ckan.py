@@ -19,10 +19,11 @@ Decisions worth knowing (docs/mapping-ckan.md has the full table, checked agains
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS
 
 from transforms import vocab
@@ -30,10 +31,13 @@ from transforms.base import Mapped, MappingError, SourceContext
 from transforms.ckan_fields import (Out, contact_point, dataset_dates, date_of, extras_of, field,
                                     json_in_string, landing_page, resolve_licence, spatial, temporal, text)
 from transforms.ckan_resources import distributions
-from transforms.rdf import DCAT_VERSION, PROV
+from transforms.rdf import DCAT_VERSION, PROV, plain_literal, terms
 from transforms.row import empty_row
 from transforms.text import DEFAULT_MAX_CHARS, clean_line, to_plain_text
 from transforms.uris import fragment, is_http_url
+
+# Cached term access on the hot path (transforms.rdf.terms): the same URIs as rdflib's namespaces.
+DCAT, DCTERMS, FOAF, PROV, RDF, RDFS = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, PROV, RDF, RDFS))
 
 DCAT_AP_3 = URIRef("https://semiceu.github.io/DCAT-AP/releases/3.0.1/")
 DISTRIBUTOR = URIRef("http://inspire.ec.europa.eu/metadata-codelist/ResponsibilityRole/distributor")
@@ -159,12 +163,12 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
                institution=ctx.institution.name)
 
     out.add(ds, RDF.type, DCAT.Dataset)
-    out.add(ds, DCTERMS.title, Literal(title))
+    out.add(ds, DCTERMS.title, plain_literal(title))
     if not clean_line(pkg.get("title")):
         out.warn("title", "empty; the package name is used")
     desc = to_plain_text(pkg.get("notes"), MAX_DESCRIPTION_CHARS)
     if desc.text:
-        out.add(ds, DCTERMS.description, Literal(desc.text))
+        out.add(ds, DCTERMS.description, plain_literal(desc.text))
         row["description"] = desc.text
         if desc.truncated:
             out.warn("notes", f"{desc.original_length} characters cut to {MAX_DESCRIPTION_CHARS}")
@@ -173,16 +177,16 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
 
     identifier = text(pkg.get("id")) or native_id
     row["identifier"] = identifier
-    out.add(ds, DCTERMS.identifier, Literal(identifier))
+    out.add(ds, DCTERMS.identifier, plain_literal(identifier))
     for k in ("guid", "identifier"):
         if (v := text(ex.get(k))) is not None and v != identifier:
-            out.add(ds, DCTERMS.identifier, Literal(v))
+            out.add(ds, DCTERMS.identifier, plain_literal(v))
     if (v := text(pkg.get("version"))) is not None:
-        out.add(ds, DCAT_VERSION, Literal(v))
+        out.add(ds, DCAT_VERSION, plain_literal(v))
 
     row["keywords"] = _keywords(pkg)
     for kw in row["keywords"]:
-        out.add(ds, DCAT.keyword, Literal(kw))
+        out.add(ds, DCAT.keyword, plain_literal(kw))
     themes = _themes(pkg, ex, out)
     for uri in themes:
         out.concept(ds, DCAT.theme, uri)
@@ -194,7 +198,7 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
         pub = fragment(base, "publisher")
         out.add(ds, DCTERMS.publisher, pub)
         out.add(pub, RDF.type, FOAF.Agent)
-        out.add(pub, FOAF.name, Literal(org_name))
+        out.add(pub, FOAF.name, plain_literal(org_name))
         row["publisher"] = org_name
     else:
         out.warn("organization", "none; dataset has no dct:publisher")
@@ -211,8 +215,9 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
         if licence_uri.startswith(vocab.EU):
             out.concept(ds, DCTERMS.license, licence_uri)
         else:
-            out.add(ds, DCTERMS.license, URIRef(licence_uri))
-            out.add(URIRef(licence_uri), RDF.type, DCTERMS.LicenseDocument)
+            lic_ref = URIRef(licence_uri)
+            out.add(ds, DCTERMS.license, lic_ref)
+            out.add(lic_ref, RDF.type, DCTERMS.LicenseDocument)
 
     access = vocab.access_right("NON_PUBLIC" if pkg.get("private") is True else "PUBLIC")
     out.concept(ds, DCTERMS.accessRights, access)
@@ -246,8 +251,9 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
     row["temporal_start"], row["temporal_end"] = temporal(pkg, ex, base, ds, out)
     landing = landing_page(pkg, ctx.source_url, out)
     if landing:
-        out.add(ds, DCAT.landingPage, URIRef(landing))
-        out.add(URIRef(landing), RDF.type, FOAF.Document)
+        landing_ref = URIRef(landing)
+        out.add(ds, DCAT.landingPage, landing_ref)
+        out.add(landing_ref, RDF.type, FOAF.Document)
         row["landing_page"] = landing
 
     dists = distributions(pkg, base, ds, landing, licence_uri, out)
@@ -262,7 +268,7 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
 
 def _institution(ctx: SourceContext, base: str, ds: URIRef, out: Out) -> None:
     inst = ctx.institution
-    agent = URIRef(inst.uri) if inst.uri and is_http_url(inst.uri) else ctx.mint("institution")
+    agent = _institution_node(ctx)
     att = fragment(base, "attribution-institution")
     out.add(ds, PROV.qualifiedAttribution, att)
     out.add(att, RDF.type, PROV.Attribution)
@@ -270,7 +276,14 @@ def _institution(ctx: SourceContext, base: str, ds: URIRef, out: Out) -> None:
     out.add(att, DCAT.hadRole, DISTRIBUTOR)
     out.add(DISTRIBUTOR, RDF.type, DCAT.Role)
     out.add(agent, RDF.type, FOAF.Agent)
-    out.add(agent, FOAF.name, Literal(inst.name))
+    out.add(agent, FOAF.name, plain_literal(inst.name))
+
+
+@lru_cache(maxsize=64)
+def _institution_node(ctx: SourceContext) -> URIRef:
+    """The institution's node, built once per source rather than once per dataset."""
+    inst = ctx.institution
+    return URIRef(inst.uri) if inst.uri and is_http_url(inst.uri) else ctx.mint("institution")
 
 
 def _catalog_record(ctx: SourceContext, pkg: dict[str, Any], ex: dict[str, Any], base: str, ds: URIRef,
@@ -278,7 +291,7 @@ def _catalog_record(ctx: SourceContext, pkg: dict[str, Any], ex: dict[str, Any],
     rec = fragment(base, "record")
     out.add(rec, RDF.type, DCAT.CatalogRecord)
     out.add(rec, FOAF.primaryTopic, ds)
-    out.add(rec, DCTERMS.identifier, Literal(identifier))
+    out.add(rec, DCTERMS.identifier, plain_literal(identifier))
     out.add(rec, DCTERMS.conformsTo, DCAT_AP_3)
     out.add(DCAT_AP_3, RDF.type, DCTERMS.Standard)
     mod = date_of("metadata_modified", source_modified, out)
@@ -293,7 +306,7 @@ def _catalog_record(ctx: SourceContext, pkg: dict[str, Any], ex: dict[str, Any],
         out.add(rec, DCTERMS.source, src)
         out.add(src, RDF.type, DCAT.CatalogRecord)
         out.add(src, FOAF.primaryTopic, ds)
-        out.add(src, DCTERMS.identifier, Literal(identifier))
+        out.add(src, DCTERMS.identifier, plain_literal(identifier))
         out.add(src, DCTERMS.modified, mod.literal)
         if is_http_url(ctx.source_url):
             api = f"{ctx.source_url.rstrip('/')}/api/3/action/package_show?id={quote(identifier, safe='-._~')}"

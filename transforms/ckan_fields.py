@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from rdflib import Literal, URIRef
@@ -18,9 +19,12 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, SKOS
 from transforms import vocab
 from transforms.base import Triple
 from transforms.dates import ParsedDate, parse_date
-from transforms.rdf import GSP, LOCN, VCARD
+from transforms.rdf import GSP, LOCN, VCARD, plain_literal, terms
 from transforms.text import clean_line
 from transforms.uris import clean_url, fragment, is_http_url, mailto
+
+# Cached term access on the hot path (transforms.rdf.terms): the same URIs as rdflib's namespaces.
+DCAT, DCTERMS, GSP, LOCN, RDF, SKOS, VCARD = (terms(ns) for ns in (DCAT, DCTERMS, GSP, LOCN, RDF, SKOS, VCARD))
 
 
 class Out:
@@ -40,10 +44,16 @@ class Out:
 
     def concept(self, s: Any, p: Any, uri: str) -> URIRef:
         """Link to a vocabulary concept and add the typing the DCAT-AP range/vocabulary shapes check."""
-        ref = URIRef(uri)
-        self.add(s, p, ref)
-        self.triples.extend(vocab.stored_concept_triples(uri))
+        ref, typing = _concept(uri)
+        self.triples.append((s, p, ref))
+        self.triples.extend(typing)
         return ref
+
+
+@lru_cache(maxsize=4096)
+def _concept(uri: str) -> tuple[URIRef, tuple[Triple, ...]]:
+    """A vocabulary URI's node and stored typing, built once: a portal uses a few dozen concepts throughout."""
+    return URIRef(uri), vocab.stored_concept_triples(uri)
 
 
 # ----------------------------------------------------------------------------- extras
@@ -162,7 +172,7 @@ def contact_point(pkg: dict[str, Any], ex: dict[str, Any], base: str, dataset: U
     out.add(dataset, DCAT.contactPoint, node)
     out.add(node, RDF.type, VCARD.Kind)
     if name:
-        out.add(node, VCARD.fn, Literal(name))
+        out.add(node, VCARD.fn, plain_literal(name))
     if email:
         out.add(node, VCARD.hasEmail, URIRef("mailto:" + email))
     return name or None, email
@@ -261,7 +271,7 @@ def spatial(pkg: dict[str, Any], ex: dict[str, Any], base: str, dataset: URIRef,
         used = True
     label_f = field(pkg, ex, "spatial_text")
     if label_f:
-        out.add(loc, SKOS.prefLabel, Literal(clean_line(label_f[1])))
+        out.add(loc, SKOS.prefLabel, plain_literal(clean_line(label_f[1])))
         used = True
         row = row or clean_line(label_f[1])
     if used:

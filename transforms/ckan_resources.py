@@ -18,7 +18,11 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 from transforms import vocab
 from transforms.ckan_fields import Out, byte_size, date_of, text
 from transforms.text import clean_line, to_plain_text
+from transforms.rdf import plain_literal, terms
 from transforms.uris import clean_url, fragment
+
+# Cached term access on the hot path (transforms.rdf.terms): the same URIs as rdflib's namespaces.
+DCAT, DCTERMS, RDF, XSD = (terms(ns) for ns in (DCAT, DCTERMS, RDF, XSD))
 
 RESOURCE_DESCRIPTION_MAX = 5_000
 
@@ -26,9 +30,11 @@ _API_WORDS = {"api", "json api", "rest", "rest api", "odata", "sparql", "sparql 
               "ogc api", "ogc api features", "soap", "wsdl", "feed", "rss", "atom"}
 _VIS_WORDS = {"dashboard", "map", "web map", "arcgis web map", "app", "web app", "visualisation",
               "visualization", "chart", "tableau", "power bi", "powerbi", "story map", "viewer"}
+_SERVICE_WORDS = _API_WORDS | _VIS_WORDS
 _API_URL = re.compile(r"(/api/|/rest/services/|/odata/|/sparql|[?&]service=(wfs|wcs|csw)\b|/wfs\b|"
                       r"/featureserver\b|/graphql\b)", re.I)
 _VIS_URL = re.compile(r"([?&]service=wms\b|/wms\b|/mapserver\b|/wmts\b|/dashboards?/|/apps/|/webmap)", re.I)
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 _PAGE_EXT = re.compile(r"\.(s?html?|php|aspx?|jsp|cfm)$", re.I)
 
 
@@ -61,7 +67,7 @@ def _offer_of(fmt_word: str, ft: vocab.FileType | None, url: str, download: bool
 def _looks_like_file(url: str, ft: vocab.FileType | None, url_ft: vocab.FileType | None, url_type: str) -> bool:
     if url_type == "upload":
         return True
-    path = re.split(r"[?#]", url, maxsplit=1)[0]
+    path = _QUERY_OR_FRAGMENT.split(url, maxsplit=1)[0]
     if _PAGE_EXT.search(path):
         return False
     if url_ft is not None and url_ft.kind == "file":
@@ -82,6 +88,7 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
         return result
     formats: dict[str, None] = {}
     media: dict[str, None] = {}
+    licence_ref = URIRef(licence_uri) if licence_uri else None  # one node for every distribution
     seen_ids: set[str] = set()
     for i, r in enumerate(res):
         where = f"resources[{i}]"
@@ -122,7 +129,7 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
             ft = vocab.file_type(mt_raw)
         if ft is None and not fmt_raw:
             ft = url_ft
-        if fmt_raw and ft is None and fmt_raw.lower() not in _API_WORDS | _VIS_WORDS:
+        if fmt_raw and ft is None and fmt_raw.lower() not in _SERVICE_WORDS:
             out.warn(f"{where}.format", f"{fmt_raw[:60]!r} has no EU file type")
         if ft is not None:
             out.concept(node, DCTERMS.format, ft.uri)
@@ -145,11 +152,11 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
         result.offer |= _offer_of((fmt_raw or "").lower(), ft, url or "", download, rtype)
 
         if (title := clean_line(r.get("name"))):
-            out.add(node, DCTERMS.title, Literal(title))
+            out.add(node, DCTERMS.title, plain_literal(title))
         if text(r.get("description")):
             desc = to_plain_text(r.get("description"), RESOURCE_DESCRIPTION_MAX)
             if desc.text:
-                out.add(node, DCTERMS.description, Literal(desc.text))
+                out.add(node, DCTERMS.description, plain_literal(desc.text))
             if desc.truncated:
                 out.warn(f"{where}.description", f"{desc.original_length} characters cut to {RESOURCE_DESCRIPTION_MAX}")
         size_raw = r.get("size")
@@ -160,7 +167,7 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
             else:
                 out.add(node, DCAT.byteSize, Literal(str(size), datatype=XSD.nonNegativeInteger))
         if licence_uri:
-            out.add(node, DCTERMS.license, URIRef(licence_uri))
+            out.add(node, DCTERMS.license, licence_ref or URIRef(licence_uri))
         if (d := date_of(f"{where}.created", r.get("created"), out)):
             out.add(node, DCTERMS.issued, d.literal)
         modified = r.get("last_modified") or r.get("metadata_modified")

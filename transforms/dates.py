@@ -18,8 +18,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from rdflib import Literal
+from functools import lru_cache
+
+from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
+
+from transforms.rdf import value_literal
 
 MIN_YEAR, MAX_YEAR = 1000, 2999  # outside this a "date" is a typo or a placeholder
 
@@ -37,6 +41,10 @@ _NUMERIC = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T,]+(\d{1,2}):(
 _DAY_MONTH = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?[ -]([a-z]+)\.?,?[ -](\d{4})$")
 _MONTH_DAY = re.compile(r"^([a-z]+)\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})$")
 _MONTH_YEAR = re.compile(r"^([a-z]+)\.?,? (\d{4})$")
+_DURATION = re.compile(r"^p(\d|t)")
+_ISO_INTERVAL = re.compile(r"^\d{4}-\d{2}")
+_SPACE_RUNS = re.compile(r"\s+")
+_XSD_DATE, _XSD_DATETIME = URIRef(XSD.date), URIRef(XSD.dateTime)
 
 
 @dataclass(frozen=True)
@@ -62,8 +70,8 @@ def _year_ok(y: int) -> bool:
 def _from_date(d: date) -> ParsedDate:
     if not _year_ok(d.year):
         return _refuse(f"implausible year {d.year}")
-    lit = Literal(d, datatype=XSD.date)
-    return ParsedDate(lit, str(lit))
+    iso = d.isoformat()
+    return ParsedDate(value_literal(d, iso, _XSD_DATE), iso)
 
 
 def _from_datetime(dt: datetime) -> ParsedDate:
@@ -71,8 +79,8 @@ def _from_datetime(dt: datetime) -> ParsedDate:
         return _refuse(f"implausible year {dt.year}")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    lit = Literal(dt, datatype=XSD.dateTime)  # lexical form: isoformat(), UTC as "+00:00"
-    return ParsedDate(lit, str(lit))
+    iso = dt.isoformat()  # rdflib's lexical form for a datetime; UTC as "+00:00"
+    return ParsedDate(value_literal(dt, iso, _XSD_DATETIME), iso)
 
 
 def _from_epoch(seconds: float) -> ParsedDate:
@@ -106,7 +114,16 @@ def parse_date(value: Any) -> ParsedDate:
         return _from_date(value)
     if isinstance(value, (int, float)):
         return _from_epoch(float(value))
-    s = str(value).strip()
+    if type(value) is str:
+        return _parse_text(value)
+    return _parse_text.__wrapped__(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(value: str) -> ParsedDate:
+    """The string rules. Cached: a record repeats its timestamps (dataset, catalogue record, resources) and a
+    portal repeats its placeholders; a ParsedDate is immutable, so sharing one is safe."""
+    s = value.strip()
     if not s:
         return _refuse("empty")
     low = s.lower()
@@ -114,9 +131,9 @@ def parse_date(value: Any) -> ParsedDate:
         return _refuse(f"placeholder {s!r}")
     if low.startswith("r/") or low.startswith("r") and low[1:2].isdigit() and "/" in low:
         return _refuse(f"ISO 8601 repeating interval {s!r} is a frequency, not a date")
-    if re.match(r"^p(\d|t)", low):
+    if _DURATION.match(low):
         return _refuse(f"ISO 8601 duration {s!r} is not a date")
-    if "/" in s and re.match(r"^\d{4}-\d{2}", s):
+    if "/" in s and _ISO_INTERVAL.match(s):
         return _refuse(f"ISO 8601 interval {s!r} is a period, not a date")
     if _ISO_DT.match(s):
         try:
@@ -144,7 +161,7 @@ def parse_date(value: Any) -> ParsedDate:
         day, month = (b, a) if b > 12 >= a else (a, b)
         t = [int(x) if x else None for x in (m[4], m[5], m[6])]
         return _ymd(y, month, day, *t)
-    text = re.sub(r"\s+", " ", low)
+    text = _SPACE_RUNS.sub(" ", low)
     if m := _DAY_MONTH.match(text):
         if m[2] in _MONTHS:
             return _ymd(int(m[3]), _MONTHS[m[2]], int(m[1]))

@@ -7,13 +7,15 @@ fixed here: one triple per line, lines sorted by code point, duplicates dropped,
 non-ASCII included, as UTF-8), language tags lower-cased, ``xsd:string`` left implicit.
 ``Literal.n3()`` is not used: it writes Turtle (long strings, prefixed names), not N-Triples.
 
-This is on the hot path (every dataset, every run), hence the IRI cache and the escape-only-if-needed test.
+This is on the hot path (every dataset, every run), hence the IRI cache and the escape-only-if-needed test,
+and the term builders below (:func:`plain_literal`, :func:`value_literal`, :func:`terms`) that the mapping
+modules use instead of rdflib's general-purpose constructors.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
@@ -45,14 +47,108 @@ def bind_prefixes(g: Graph) -> Graph:
     return g
 
 
+# --------------------------------------------------------------------------- fast term builders
+
+
+class _Terms:
+    """A namespace's terms as plain attributes, each URIRef built once.
+
+    ``DCAT.distribution`` on rdflib's namespace objects goes through ``__getattr__`` and builds a new
+    URIRef on every access (~0.5 µs); a mapped dataset does that a few hundred times. After the first
+    access a term here is an ordinary instance attribute.
+    """
+
+    def __init__(self, ns: object) -> None:
+        self.__dict__["_ns"] = ns
+
+    def __getattr__(self, name: str) -> URIRef:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        term = URIRef(getattr(self._ns, name))
+        self.__dict__[name] = term
+        return term
+
+    def __str__(self) -> str:
+        return str(self._ns)
+
+
+def terms(ns: object) -> Any:
+    """Cached attribute access to ``ns`` (an rdflib namespace): ``terms(DCAT).distribution``."""
+    return _Terms(ns)
+
+
+_new_str = str.__new__
+_LITERAL_SLOTS = ("_language", "_datatype", "_value", "_ill_typed")
+
+
+def _build(lexical: str, datatype: URIRef | None, value: object) -> Literal:
+    lit = _new_str(Literal, lexical)
+    lit._language = None  # type: ignore[attr-defined]
+    lit._datatype = datatype  # type: ignore[attr-defined]
+    lit._value = value  # type: ignore[attr-defined]
+    lit._ill_typed = None  # type: ignore[attr-defined]
+    return lit
+
+
+def _fast_literals_work() -> bool:
+    """Whether :func:`_build` makes exactly what rdflib's constructor makes, checked once at import.
+
+    The fast builders set rdflib's private slots; if an rdflib upgrade changes them, this fails and the
+    builders fall back to the public constructor (slower, same output).
+    """
+    from datetime import date, datetime, timezone
+
+    d, dt = date(2024, 2, 29), datetime(2024, 2, 29, 1, 2, 3, 4, tzinfo=timezone.utc)
+    pairs = [(Literal("a \"b\" é"), lambda: _build("a \"b\" é", None, "a \"b\" é")),
+             (Literal(d, datatype=XSD.date), lambda: _build(d.isoformat(), URIRef(XSD.date), d)),
+             (Literal(dt, datatype=XSD.dateTime), lambda: _build(dt.isoformat(), URIRef(XSD.dateTime), dt))]
+    try:
+        if tuple(Literal.__slots__) != _LITERAL_SLOTS:
+            return False
+        for slow, make in pairs:
+            fast = make()
+            if not (type(fast) is type(slow) and str(fast) == str(slow) and fast == slow
+                    and hash(fast) == hash(slow) and fast.n3() == slow.n3()
+                    and all(getattr(fast, a) == getattr(slow, a) for a in _LITERAL_SLOTS)
+                    and type(fast.datatype) is type(slow.datatype)):
+                return False
+    except Exception:  # noqa: BLE001 - any surprise means: use the public constructor
+        return False
+    return True
+
+
+_FAST_LITERALS = _fast_literals_work()
+
+
+def plain_literal(text: str) -> Literal:
+    """``Literal(text)`` for a plain string (no language, no datatype).
+
+    rdflib's constructor runs every string through its lexical→value→lexical casting tables (~1 µs);
+    a plain string has nothing to cast, and a dataset carries a few dozen of them.
+    """
+    if _FAST_LITERALS and type(text) is str:
+        return _build(text, None, text)
+    return Literal(text)
+
+
+def value_literal(value: object, lexical: str, datatype: URIRef) -> Literal:
+    """``Literal(value, datatype=datatype)`` for a ``date``/``datetime`` whose ``isoformat()`` is ``lexical``."""
+    if _FAST_LITERALS:
+        return _build(lexical, datatype, value)
+    return Literal(value, datatype=datatype)
+
+
+# --------------------------------------------------------------------------- N-Triples
+
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 _LIT_TABLE = str.maketrans({**{chr(c): f"\\u{c:04X}" for c in [*range(0x20), 0x7F]}, **_ESCAPES})
 _LIT_NEEDS = re.compile(r'[\\"\x00-\x1f\x7f]')
 _IRI_BAD = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 _XSD_STRING = str(XSD.string)
+_str_eq = str.__eq__
 
 _iri_cache: dict[str, str] = {}
-_IRI_CACHE_MAX = 200_000
+_IRI_CACHE_MAX = 20_000  # constants and vocabulary IRIs repeat; per-dataset ones rarely outlive a record
 
 
 def _iri(value: str) -> str:
@@ -75,10 +171,11 @@ def term_nt(t: Node) -> str:
         lex = str(t)
         if _LIT_NEEDS.search(lex):
             lex = lex.translate(_LIT_TABLE)
-        if t.language:
-            return f'"{lex}"@{t.language.lower()}'
+        lang = t.language
+        if lang:
+            return f'"{lex}"@{lang.lower()}'
         dt = t.datatype
-        if dt is not None and dt != XSD.string:
+        if dt is not None and not _str_eq(dt, _XSD_STRING):  # str's ==: rdflib's URIRef == is Python-level
             return f'"{lex}"^^{_iri(dt)}'
         return f'"{lex}"'
     if isinstance(t, BNode):

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 from rdflib import URIRef
 
 _SAFE = "-._~"  # RFC 3986 unreserved (letters and digits are always safe)
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
 _BAD_SCHEMES = ("javascript:", "data:", "vbscript:", "file:", "about:", "blob:")
 # Characters not allowed in an IRI (RFC 3987) that sources nevertheless put in URLs.
 _IRI_ESCAPE = {c: quote(c) for c in ' <>"{}|\\^`'}
@@ -25,6 +26,8 @@ def encode_part(part: object) -> str:
     s = str(part)
     if not s:
         raise ValueError("cannot mint a URI from an empty part")
+    if _UNRESERVED.fullmatch(s):  # nothing to encode (most ids): skip quote()'s bytes round trip
+        return s
     return quote(s, safe=_SAFE)
 
 

@@ -236,11 +236,14 @@ def file_type(value: Any) -> FileType | None:
     return idx.get(low) or idx.get(_key(low.lstrip(".")))
 
 
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+
+
 def file_type_for_url(url: str | None) -> FileType | None:
     """EU file type from a URL's file extension (``.../data.csv?x=1`` → CSV); None for no/unknown extension."""
     if not url:
         return None
-    path = re.split(r"[?#]", url, maxsplit=1)[0]
+    path = _QUERY_OR_FRAGMENT.split(url, maxsplit=1)[0]
     last = path.rsplit("/", 1)[-1]
     if "." not in last:
         return None
