@@ -1,15 +1,16 @@
-"""Benchmark the static feed writer: datasets/s and peak RSS as N grows.
+"""Benchmark the static feed writer: full publish, re-publish after 1% changed, peak RSS.
 
 Each measurement runs in a fresh child process so its peak RSS (``ru_maxrss``) is its
 own. Datasets are synthetic (~30 triples each, shaped like the CKAN mapping's output:
-dataset, record, publisher, contact, three distributions) and generated lazily, as the
-inventory's iterator would yield them; generation time is measured separately and
+dataset, record, publisher, contact, three distributions) with a content hash, as the
+inventory yields them, and generated lazily; generation time is measured separately and
 reported so it can be told apart from the feed stage. Each child writes the feed twice:
-into an empty directory, then again over it with the same datasets (the nightly case,
-where unchanged per-dataset documents are hard-linked, not re-created).
+into an empty directory (full publish), then again over it with 1% of the datasets
+changed (new content, hash and last_changed; picked at random with a fixed seed, so
+spread over ~63% of the 100-dataset pages: the nightly case).
 
-    PYTHONPATH=. python bench/feed_write.py            # N = 10,000 (x3) and 100,000 (x1)
-    PYTHONPATH=. python bench/feed_write.py --n 2000 --repeat 1 --dir /somewhere/fast
+    PYTHONPATH=. python bench/feed_write.py            # N = 10,000 (median of 3) and 100,000 (once)
+    PYTHONPATH=. python bench/feed_write.py --n 2000 --repeat 1 --dir /somewhere/fast --workers 1
 """
 
 from __future__ import annotations
@@ -31,8 +32,13 @@ BASE = "http://localhost:8000"
 SOURCES = 4
 
 
-def synthetic(n: int) -> Iterator["FeedDataset"]:  # noqa: F821
+def synthetic(n: int, changed: float = 0.0) -> Iterator["FeedDataset"]:  # noqa: F821
+    """``changed``: the share of datasets given new content (as after a harvest that changed them)."""
+    import random
+
     from publish import FeedDataset
+
+    pick = random.Random(42)
 
     t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
     rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -70,7 +76,12 @@ def synthetic(n: int) -> Iterator["FeedDataset"]:  # noqa: F821
                 f"<{dist}> <{dcat}accessURL> <https://portal.example/files/{nid}/{d}.csv> .",
                 f"<{dist}> <{dct}format> <http://publications.europa.eu/resource/authority/file-type/CSV> .",
             ]
-        yield FeedDataset(src, nid, u, "\n".join(sorted(lines)) + "\n", t0, t0 + timedelta(days=i % 700))
+        last, version = t0 + timedelta(days=i % 700), 1
+        if changed and pick.random() < changed:
+            lines.append(f'<{u}> <{dct}alternative> "Changed in the latest harvest"@en .')
+            last, version = t0 + timedelta(days=800), 2
+        yield FeedDataset(src, nid, u, "\n".join(sorted(lines)) + "\n", t0, last,
+                          content_hash=f"{nid}-v{version}")
 
 
 def _create_cost_us(folder: Path, files: int = 500) -> float:
@@ -86,7 +97,7 @@ def _create_cost_us(folder: Path, files: int = 500) -> float:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _child(n: int, formats: tuple[str, ...], folder: Path) -> dict:
+def _child(n: int, formats: tuple[str, ...], folder: Path, workers: int | None) -> dict:
     from publish import CatalogInfo, SourceInfo, write_feed
 
     cat = CatalogInfo(BASE, "Bench region", "Benchmark catalogue", "Bench authority", None, None,
@@ -101,24 +112,23 @@ def _child(n: int, formats: tuple[str, ...], folder: Path) -> dict:
     try:
         t = time.perf_counter()
         r = write_feed(synthetic(n), tmp / "feed", catalog=cat, sources=sources, formats=formats,
-                       generated_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
-        wall = time.perf_counter() - t
-        # the nightly case: same datasets, previous feed in place (unchanged documents are linked)
+                       generated_at=datetime(2025, 1, 1, tzinfo=timezone.utc), workers=workers)
+        full = time.perf_counter() - t
         t = time.perf_counter()
-        write_feed(synthetic(n), tmp / "feed", catalog=cat, sources=sources, formats=formats,
-                   generated_at=datetime(2025, 1, 2, tzinfo=timezone.utc))
-        again = time.perf_counter() - t
+        write_feed(synthetic(n, changed=0.01), tmp / "feed", catalog=cat, sources=sources, formats=formats,
+                   generated_at=datetime(2025, 1, 2, tzinfo=timezone.utc), workers=workers)
+        incremental = time.perf_counter() - t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"n": n, "formats": formats, "wall": wall, "again": again, "gen": gen, "rss_mib": rss_mib, "pages": r.pages,
-            "bytes": r.bytes, "datasets": r.datasets}
+    return {"n": n, "formats": formats, "full": full, "incremental": incremental, "gen": gen, "rss_mib": rss_mib,
+            "pages": r.pages, "bytes": r.bytes, "datasets": r.datasets}
 
 
-def _run(n: int, formats: tuple[str, ...], folder: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(n), "--formats", ",".join(formats),
-                          "--dir", str(folder)],
-                         check=True, capture_output=True, text=True)
+def _run(n: int, formats: tuple[str, ...], folder: Path, workers: int | None) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(n), "--formats", ",".join(formats), "--dir", str(folder)]
+    out = subprocess.run(cmd + (["--workers", str(workers)] if workers else []), check=True, capture_output=True,
+                         text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -130,23 +140,24 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()),
                     help="where the scratch feed is written (its file-create cost matters)")
     ap.add_argument("--repeat", type=int, default=3, help="runs for N <= 10,000 (larger N: one run)")
+    ap.add_argument("--workers", type=int, help="worker processes (default: the writer's, one per core)")
     args = ap.parse_args()
+    formats = tuple(args.formats.split(","))
     if args.child is not None:
-        print(json.dumps(_child(args.child, tuple(args.formats.split(",")), args.dir)))
+        print(json.dumps(_child(args.child, formats, args.dir, args.workers)))
         return
-    print(f"scratch dir {args.dir}: {_create_cost_us(args.dir):.0f} us to create a 2 kB file")
-    print(f"{'N':>8} {'formats':<18} {'runs':>4} {'wall s':>8} {'datasets/s':>11} {'excl. gen':>10} "
-          f"{'re-publish/s':>12} {'peak RSS MiB':>13} {'pages':>6} {'MiB out':>8}")
+    print(f"scratch dir {args.dir}: {_create_cost_us(args.dir):.0f} us to create a 2 kB file; formats {args.formats}")
+    print(f"{'N':>8} {'runs':>4} {'full s':>7} {'full ds/s':>10} {'excl. gen':>10} {'1% chg s':>9} "
+          f"{'1% ds/s-eq':>11} {'1%/full':>8} {'peak RSS MiB':>13} {'pages':>6} {'MiB out':>8}")
     for n in args.n:
-        for formats in (("ttl", "nt", "rdf", "jsonld"), ("ttl", "nt")):
-            runs = [_run(n, formats, args.dir) for _ in range(args.repeat if n <= 10_000 else 1)]
-            wall = statistics.median(r["wall"] for r in runs)
-            gen = statistics.median(r["gen"] for r in runs)
-            again = statistics.median(r["again"] for r in runs)
-            rss = max(r["rss_mib"] for r in runs)
-            print(f"{n:>8} {','.join(formats):<18} {len(runs):>4} {wall:>8.1f} {n / wall:>11.0f} "
-                  f"{n / max(wall - gen, 1e-9):>10.0f} {n / again:>12.0f} {rss:>13.0f} {runs[0]['pages']:>6} "
-                  f"{runs[0]['bytes'] / 2**20:>8.0f}", flush=True)
+        runs = [_run(n, formats, args.dir, args.workers) for _ in range(args.repeat if n <= 10_000 else 1)]
+        full = statistics.median(r["full"] for r in runs)
+        gen = statistics.median(r["gen"] for r in runs)
+        inc = statistics.median(r["incremental"] for r in runs)
+        rss = max(r["rss_mib"] for r in runs)
+        print(f"{n:>8} {len(runs):>4} {full:>7.2f} {n / full:>10.0f} {n / max(full - gen, 1e-9):>10.0f} "
+              f"{inc:>9.2f} {n / inc:>11.0f} {inc / full:>8.0%} {rss:>13.0f} {runs[0]['pages']:>6} "
+              f"{runs[0]['bytes'] / 2**20:>8.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.compare import graph_diff, to_isomorphic
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 
-from publish import (CatalogInfo, FeedDataset, FeedError, FeedRecordError, SourceInfo, dataset_file_name,
+from publish import (CatalogInfo, FeedDataset, FeedError, FeedRecordError, FeedResult, SourceInfo, dataset_file_name,
                      write_feed)
 
 DATA = Path(__file__).parent / "data" / "feed"
@@ -242,7 +242,8 @@ def test_catalogue_metadata_and_sub_catalogues(feed):
     assert home == URIRef(CATALOG.homepage) and (home, RDF.type, FOAF.Document) in g
     assert g.value(cat, DCTERMS.license) == URIRef(CC0)
     assert g.value(cat, DCTERMS.language) == URIRef(CATALOG.language)
-    assert g.value(cat, DCTERMS.modified).toPython() == GENERATED
+    # when the catalogue's content last changed, not when the feed was written
+    assert g.value(cat, DCTERMS.modified).toPython() == max(d.last_changed for d in datasets) != GENERATED
     subs = set(g.objects(cat, DCAT.catalog))
     assert subs == {URIRef(f"{BASE}/catalog/{s.source_id}") for s in SOURCES}
     for s in SOURCES:
@@ -494,8 +495,8 @@ def test_quirk_predicate_iri_ending_in_a_digit_cannot_be_rdf_xml(tmp_path):
     without = write_feed([d], tmp_path / "b", catalog=CATALOG, sources=SOURCES, formats=("ttl", "nt"),
                          generated_at=GENERATED)
     assert without.datasets == 1
-    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["catalog", "catalog.nt", "catalog.ttl",
-                                                                   "dataset", "index.json"]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [".feed-state.jsonl", "catalog", "catalog.nt",
+                                                                   "catalog.ttl", "dataset", "index.json"]
 
 
 def test_quirk_stored_record_already_has_a_harvest_time(tmp_path):
@@ -507,3 +508,160 @@ def test_quirk_stored_record_already_has_a_harvest_time(tmp_path):
     write_feed([d], tmp_path / "feed", catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
     g = parse(tmp_path / "feed" / "catalog.nt")
     assert [o.toPython() for o in g.objects(URIRef(d.uri + "#record"), DCTERMS.modified)] == [d.last_changed]
+
+
+# --------------------------------------------------------------------------- incremental publish
+
+
+def _tree(out: Path) -> dict[str, bytes]:
+    """Every published file's bytes (the writer's state file is not part of the feed)."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != ".feed-state.jsonl"}
+
+
+def _inodes(out: Path) -> dict[str, int]:
+    return {str(p.relative_to(out)): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+
+
+def _bump(d: FeedDataset, days: int = 30) -> FeedDataset:
+    """The dataset as the inventory holds it after a real change: new content, new hash,
+    last_changed moved on."""
+    nt = d.nt + f'<{d.uri}> <{DCTERMS.alternative}> "changed {days}"@en .\n'
+    return FeedDataset(**{**d.__dict__, "nt": nt, "content_hash": f"changed-{days}-{d.native_id}",
+                          "last_changed": d.last_changed + timedelta(days=days)})
+
+
+def _hashed(datasets: list[FeedDataset]) -> list[FeedDataset]:
+    return [FeedDataset(**{**d.__dict__, "content_hash": f"h-{d.native_id}"}) for d in datasets]
+
+
+@pytest.mark.parametrize("change", ["none", "changed", "added", "removed"])
+def test_incremental_publish_equals_a_full_rewrite_byte_for_byte(tmp_path, change):
+    before = _hashed(inputs_250())
+    after = list(before)
+    if change == "changed":
+        after[130] = _bump(after[130])
+    elif change == "added":
+        after.insert(60, synthetic("city", "city-060a", 999))
+    elif change == "removed":
+        del after[60]
+    out = tmp_path / "feed"
+    write_feed(before, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    inc = write_feed(after, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED + timedelta(days=1))
+    full = write_feed(after, tmp_path / "fresh", catalog=CATALOG, sources=SOURCES,
+                      generated_at=GENERATED + timedelta(days=1))
+    assert (inc.datasets, inc.pages, inc.bytes) == (full.datasets, full.pages, full.bytes)
+    got, want = _tree(out), _tree(tmp_path / "fresh")
+    assert sorted(got) == sorted(want)
+    assert [name for name in want if got[name] != want[name]] == []
+    if change != "none":  # the change is really in the feed
+        assert got != _tree_of(before, tmp_path / "old")
+
+
+def _tree_of(datasets: list[FeedDataset], out: Path, generated_at: datetime = GENERATED + timedelta(days=1)
+             ) -> dict[str, bytes]:
+    """What a full write of ``datasets`` into a fresh directory gives."""
+    write_feed(datasets, out, catalog=CATALOG, sources=SOURCES, generated_at=generated_at)
+    return _tree(out)
+
+
+def test_republishing_unchanged_content_links_every_file_and_keeps_modified(tmp_path):
+    out = tmp_path / "feed"
+    datasets = _hashed(inputs_250())
+    write_feed(datasets, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    ino = _inodes(out)
+    write_feed(datasets, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED + timedelta(days=7))
+    now = _inodes(out)
+    published = [k for k in ino if k not in ("index.json", ".feed-state.jsonl")]
+    assert len(published) == 250 + 3 * 4 + 4  # documents, pages, entry points
+    assert [k for k in published if now[k] != ino[k]] == []
+    g = parse(out / "catalog" / "page-3.ttl")
+    assert g.value(URIRef(BASE + "/catalog"), DCTERMS.modified).toPython() == max(d.last_changed for d in datasets)
+
+
+def test_a_change_that_keeps_the_catalogue_dates_rewrites_only_its_page(tmp_path):
+    """A page whose datasets and catalogue block are unchanged is hard-linked; the changed
+    dataset's page is spliced from the other datasets' previous bytes and the new one."""
+    out = tmp_path / "feed"
+    datasets = _hashed(inputs_250())
+    write_feed(datasets, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    ino = _inodes(out)
+    changed = list(datasets)
+    d = changed[120]  # page 2; same last_changed, so no dct:modified moves
+    changed[120] = FeedDataset(**{**d.__dict__, "nt": d.nt + f'<{d.uri}> <{DCTERMS.alternative}> "v2" .\n',
+                                  "content_hash": "v2"})
+    write_feed(changed, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    now = _inodes(out)
+    for ext in ("ttl", "nt", "rdf", "jsonld"):
+        assert now[f"catalog/page-1.{ext}"] == ino[f"catalog/page-1.{ext}"] == now[f"catalog.{ext}"]
+        assert now[f"catalog/page-3.{ext}"] == ino[f"catalog/page-3.{ext}"]
+        assert now[f"catalog/page-2.{ext}"] != ino[f"catalog/page-2.{ext}"]
+    g = parse(out / "catalog" / "page-2.rdf")
+    assert g.value(URIRef(d.uri), DCTERMS.alternative) == Literal("v2")
+    assert _tree(out) == _tree_of(changed, tmp_path / "fresh", GENERATED)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "edited", "garbage", "page_edited"])
+def test_an_unusable_state_falls_back_to_a_full_write(tmp_path, damage):
+    out = tmp_path / "feed"
+    datasets = _hashed(inputs_250())
+    write_feed(datasets, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    state = out / ".feed-state.jsonl"
+    text = state.read_text("utf-8")
+    if damage == "missing":
+        state.unlink()
+    elif damage == "truncated":
+        state.write_text(text[: len(text) // 2], "utf-8")
+    elif damage == "edited":  # a plausible but wrong offset: the checksum catches it
+        state.write_text(text.replace('"D","city","city-010"', '"D","city","city-011"', 1), "utf-8")
+    elif damage == "garbage":
+        state.write_bytes(b"\x00\xff not json\n")
+    else:  # someone edited a page by hand: its recorded size no longer matches
+        (out / "catalog" / "page-2.nt").write_bytes((out / "catalog" / "page-2.nt").read_bytes() + b"# x\n")
+    ino = _inodes(out)
+    after = list(datasets)
+    after[5] = _bump(after[5])
+    write_feed(after, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    assert _tree(out) == _tree_of(after, tmp_path / "fresh", GENERATED)
+    now = _inodes(out)
+    if damage != "page_edited":  # nothing was taken from the state: every page is new
+        assert all(now[f"catalog/page-{n}.nt"] != ino[f"catalog/page-{n}.nt"] for n in (1, 2, 3))
+
+
+def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path, monkeypatch):
+    import publish.feed as feed_module
+
+    monkeypatch.setattr(feed_module, "_POOL_AFTER", 20)  # start the pool after 20 datasets, not 1,000
+    monkeypatch.setattr(feed_module, "_CHUNK", 7)
+    datasets = inputs_250()
+    pooled = write_feed(datasets, tmp_path / "a", catalog=CATALOG, sources=SOURCES, generated_at=GENERATED,
+                        workers=2)
+    single = write_feed(datasets, tmp_path / "b", catalog=CATALOG, sources=SOURCES, generated_at=GENERATED,
+                        workers=1)
+    assert pooled == FeedResult(**{**single.__dict__, "path": tmp_path / "a"})
+    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+    spool_writers = {p.name for p in (tmp_path / "a").rglob("*")}  # the scratch spool is gone
+    assert not any(n.startswith("frag-") for n in spool_writers)
+
+
+def test_content_hash_is_only_a_shortcut(tmp_path):
+    plain = inputs_250()
+    write_feed(plain, tmp_path / "a", catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    write_feed(_hashed(plain), tmp_path / "b", catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+    # without hashes, a changed nt is noticed by hashing it
+    changed = list(plain)
+    extra = f'<{plain[3].uri}> <{DCTERMS.alternative}> "x" .\n'
+    changed[3] = FeedDataset(**{**plain[3].__dict__, "nt": plain[3].nt + extra})
+    write_feed(changed, tmp_path / "a", catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    assert _tree(tmp_path / "a") == _tree_of(changed, tmp_path / "fresh", GENERATED)
+
+
+def test_rows_without_uri_or_nt_are_skipped_not_fatal(tmp_path):
+    """The inventory's columns are nullable; a row missing them is one bad record."""
+    rows = [FeedDataset("city", "n1", None, None, T0, T0),
+            FeedDataset("city", "n2", minted("city", "n2"), None, T0, T0),
+            synthetic("city", "n3", 3)]
+    result = write_feed(rows, tmp_path / "feed", catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    assert (result.datasets, result.skipped) == (1, 2)
+    assert {(e["native_id"], e["field"]) for e in result.errors} == {("n1", "uri"), ("n2", "nt")}
