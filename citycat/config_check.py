@@ -325,7 +325,8 @@ class _Checker:
                              f"write {text}: {env_name} and export the key in that variable")
                     found.update({name} if len(here) == 1 else set())
                 elif (SECRET_NAME_RE.search(text) and not text.endswith(REFERENCE_SUFFIXES)
-                      and isinstance(value, (str, int, float)) and str(value).strip()):
+                      and isinstance(value, (str, int, float)) and not isinstance(value, bool)
+                      and str(value).strip()):  # a switch (resend_prefix_with_token: true) holds no secret
                     self.add(where, _dotted(key, here), f"secret written inline in {text!r} (value not shown)", fix)
                     found.update({name} if len(here) == 1 else set())
 

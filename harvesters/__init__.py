@@ -11,3 +11,6 @@ __all__ = ["FatalSourceError", "Harvester", "HarvesterOptions", "HarvestError", 
 def load_builtin() -> None:
     """Import the built-in protocol modules so they register their kinds."""
     from harvesters import ckan  # noqa: F401
+    from harvesters import dcat  # noqa: F401
+    from harvesters import dcat_us  # noqa: F401
+    from harvesters import oai_pmh  # noqa: F401

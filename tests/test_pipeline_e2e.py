@@ -25,7 +25,7 @@ T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
 def write_sources(path: Path, *entries: dict) -> Path:
     lines = ["catalog:", "  base_uri: http://localhost:8000", "  title: test inventory", "  page_size: 2", "sources:"]
     for e in entries:
-        lines += [f"  - id: {e['id']}", f"    title: {e.get('title', e['id'])}", "    kind: ckan",
+        lines += [f"  - id: {e['id']}", f"    title: {e.get('title', e['id'])}", f"    kind: {e.get('kind', 'ckan')}",
                   f"    url: {e['url']}", "    institution:", f"      name: {e.get('institution', 'Test Council')}",
                   "      kind: council"]
         for k, v in e.get("options", {}).items():

@@ -10,7 +10,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any, Callable
 
-MAPPINGS: dict[str, str] = {"ckan": "transforms.ckan:map_package"}
+MAPPINGS: dict[str, str] = {"ckan": "transforms.ckan:map_package", "dcat-us": "transforms.dcat_us:map_dataset",
+                            "dcat": "transforms.dcat:map_dataset",
+                            "oai-pmh": "transforms.oai_pmh:map_oai_record"}
 
 _loaded: dict[str, Callable[..., Any]] = {}
 
