@@ -75,7 +75,7 @@ def test_dagbag_imports_one_harvest_dag_per_source_and_publish(airflow_env):
 
 
 def test_harvest_dag_test_run_loads_inventory_from_local_portal(airflow_env, tmp_path):
-    from tests.test_pipeline_e2e import RECORDED, write_sources
+    from tests.test_pipeline_e2e import RECORDED
 
     data_dir = tmp_path / "data"
     env = dict(airflow_env, CITYCAT_DATA_DIR=str(data_dir), CITYCAT_SOURCES=str(tmp_path / "sources.yaml"))

@@ -7,7 +7,6 @@ Hydra-paged feed written by ``publish.write_feed`` from mapped real datasets.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 

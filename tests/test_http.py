@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from citycat.localportal import LocalPortal
 from conftest_portal import closed_port, fast_http, sleeps, synthetic_portal  # noqa: F401  (fixtures)
 from harvesters.base import RetriableError
 from harvesters.http import (DEFAULT_USER_AGENT, HttpClient, HttpStatusError, RedirectRefusedError,

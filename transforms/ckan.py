@@ -28,8 +28,9 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS
 
 from transforms import vocab
 from transforms.base import Mapped, MappingError, SourceContext
-from transforms.ckan_fields import (Out, contact_point, dataset_dates, date_of, extras_of, field,
-                                    json_in_string, landing_page, resolve_licence, spatial, temporal, text)
+from transforms.ckan_fields import (contact_point, dataset_dates, extras_of, field, json_in_string, landing_page,
+                                    resolve_licence, spatial, temporal)
+from transforms.common import Out, date_of, text
 from transforms.ckan_resources import distributions
 from transforms.rdf import DCAT_VERSION, PROV, plain_literal, terms
 from transforms.row import empty_row

@@ -9,51 +9,20 @@ records) put JSON inside those strings. Each helper here reads what is there, ad
 from __future__ import annotations
 
 import json
-import re
-from functools import lru_cache
 from typing import Any
 
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, SKOS
 
 from transforms import vocab
-from transforms.base import Triple
-from transforms.dates import ParsedDate, parse_date
+from transforms.common import Out, byte_size, date_of, text
+from transforms.dates import ParsedDate
 from transforms.rdf import GSP, LOCN, VCARD, plain_literal, terms
 from transforms.text import clean_line
 from transforms.uris import clean_url, fragment, is_http_url, mailto
 
 # Cached term access on the hot path (transforms.rdf.terms): the same URIs as rdflib's namespaces.
 DCAT, DCTERMS, GSP, LOCN, RDF, SKOS, VCARD = (terms(ns) for ns in (DCAT, DCTERMS, GSP, LOCN, RDF, SKOS, VCARD))
-
-
-class Out:
-    """Triples and warnings collected while mapping one package."""
-
-    __slots__ = ("triples", "warnings")
-
-    def __init__(self) -> None:
-        self.triples: list[Triple] = []
-        self.warnings: list[str] = []
-
-    def add(self, s: Any, p: Any, o: Any) -> None:
-        self.triples.append((s, p, o))
-
-    def warn(self, field: str, message: str) -> None:
-        self.warnings.append(f"{field}: {message}")
-
-    def concept(self, s: Any, p: Any, uri: str) -> URIRef:
-        """Link to a vocabulary concept and add the typing the DCAT-AP range/vocabulary shapes check."""
-        ref, typing = _concept(uri)
-        self.triples.append((s, p, ref))
-        self.triples.extend(typing)
-        return ref
-
-
-@lru_cache(maxsize=4096)
-def _concept(uri: str) -> tuple[URIRef, tuple[Triple, ...]]:
-    """A vocabulary URI's node and stored typing, built once: a portal uses a few dozen concepts throughout."""
-    return URIRef(uri), vocab.stored_concept_triples(uri)
 
 
 # ----------------------------------------------------------------------------- extras
@@ -70,14 +39,6 @@ def extras_of(pkg: dict[str, Any]) -> dict[str, Any]:
             if isinstance(item, dict) and "key" in item:
                 out.setdefault(str(item["key"]), item.get("value"))
     return out
-
-
-def text(value: Any) -> str | None:
-    """A non-empty stripped string, or None (CKAN uses "", null and whitespace alike for 'absent')."""
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    s = str(value).strip()
-    return s or None
 
 
 def field(pkg: dict[str, Any], ex: dict[str, Any], *keys: str) -> tuple[str, str] | None:
@@ -179,17 +140,6 @@ def contact_point(pkg: dict[str, Any], ex: dict[str, Any], base: str, dataset: U
 
 
 # ----------------------------------------------------------------------------- dates
-
-
-def date_of(name: str, value: Any, out: Out) -> ParsedDate | None:
-    """Parsed date, or None with a warning naming the field when the value is there but unusable."""
-    if text(value) is None and not isinstance(value, (int, float)):
-        return None
-    parsed = parse_date(value)
-    if not parsed:
-        out.warn(name, f"{parsed.reason}")
-        return None
-    return parsed
 
 
 def _reference_dates(ex: dict[str, Any]) -> dict[str, str]:
@@ -321,20 +271,6 @@ def landing_page(pkg: dict[str, Any], source_url: str, out: Out) -> str | None:
         from urllib.parse import quote
 
         return f"{source_url.rstrip('/')}/dataset/{quote(name, safe='-._~')}"
-    return None
-
-
-def byte_size(value: Any) -> int | None:
-    """A clean non-negative integer size (``"1234"``, ``1234``, ``1234.0``); None for anything else."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float):
-        return int(value) if value >= 0 and value.is_integer() else None
-    s = str(value).strip()
-    if re.fullmatch(r"\d+(\.0+)?", s):
-        return int(s.split(".")[0])
     return None
 
 

@@ -8,7 +8,6 @@ is not a download. Everything is one pass over the resources, so 10,000 resource
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +15,7 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 
 from transforms import vocab
-from transforms.ckan_fields import Out, byte_size, date_of, text
+from transforms.common import SERVICE_WORDS, Out, byte_size, date_of, looks_like_file, offer_of, text
 from transforms.text import clean_line, to_plain_text
 from transforms.rdf import plain_literal, terms
 from transforms.uris import clean_url, fragment
@@ -25,18 +24,6 @@ from transforms.uris import clean_url, fragment
 DCAT, DCTERMS, RDF, XSD = (terms(ns) for ns in (DCAT, DCTERMS, RDF, XSD))
 
 RESOURCE_DESCRIPTION_MAX = 5_000
-
-_API_WORDS = {"api", "json api", "rest", "rest api", "odata", "sparql", "sparql endpoint", "graphql",
-              "ogc api", "ogc api features", "soap", "wsdl", "feed", "rss", "atom"}
-_VIS_WORDS = {"dashboard", "map", "web map", "arcgis web map", "app", "web app", "visualisation",
-              "visualization", "chart", "tableau", "power bi", "powerbi", "story map", "viewer"}
-_SERVICE_WORDS = _API_WORDS | _VIS_WORDS
-_API_URL = re.compile(r"(/api/|/rest/services/|/odata/|/sparql|[?&]service=(wfs|wcs|csw)\b|/wfs\b|"
-                      r"/featureserver\b|/graphql\b)", re.I)
-_VIS_URL = re.compile(r"([?&]service=wms\b|/wms\b|/mapserver\b|/wmts\b|/dashboards?/|/apps/|/webmap)", re.I)
-_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
-_PAGE_EXT = re.compile(r"\.(s?html?|php|aspx?|jsp|cfm)$", re.I)
-
 
 @dataclass
 class Distributions:
@@ -48,33 +35,6 @@ class Distributions:
     download_urls: list[str] = field(default_factory=list)
     offer: set[str] = field(default_factory=set)
     count: int = 0
-
-
-def _offer_of(fmt_word: str, ft: vocab.FileType | None, url: str, download: bool, rtype: str) -> set[str]:
-    kinds: set[str] = set()
-    if download:
-        kinds.add("download")
-    code = ft.code if ft else ""
-    if code in {"WMS_SRVC", "WMTS_SRVC", "MAP_SRVC", "MAP_PRVW"} or fmt_word in _VIS_WORDS \
-            or rtype in {"visualization", "visualisation", "app"} or _VIS_URL.search(url):
-        kinds.add("visualisation")
-    if code in {"WFS_SRVC", "WCS_SRVC", "REST", "SPARQLQ"} or fmt_word in _API_WORDS \
-            or rtype == "api" or _API_URL.search(url):
-        kinds.add("api")
-    return kinds
-
-
-def _looks_like_file(url: str, ft: vocab.FileType | None, url_ft: vocab.FileType | None, url_type: str) -> bool:
-    if url_type == "upload":
-        return True
-    path = _QUERY_OR_FRAGMENT.split(url, maxsplit=1)[0]
-    if _PAGE_EXT.search(path):
-        return False
-    if url_ft is not None and url_ft.kind == "file":
-        return True
-    if _API_URL.search(url) or _VIS_URL.search(url):
-        return False
-    return ft is not None and ft.kind == "file" and "?" not in url and not path.endswith("/")
 
 
 def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str | None,
@@ -129,7 +89,7 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
             ft = vocab.file_type(mt_raw)
         if ft is None and not fmt_raw:
             ft = url_ft
-        if fmt_raw and ft is None and fmt_raw.lower() not in _SERVICE_WORDS:
+        if fmt_raw and ft is None and fmt_raw.lower() not in SERVICE_WORDS:
             out.warn(f"{where}.format", f"{fmt_raw[:60]!r} has no EU file type")
         if ft is not None:
             out.concept(node, DCTERMS.format, ft.uri)
@@ -144,12 +104,12 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
             media.setdefault(mt_uri.rsplit("media-types/", 1)[-1])
 
         url_type = (text(r.get("url_type")) or "").lower()
-        download = bool(url) and _looks_like_file(url, ft, url_ft, url_type)
+        download = bool(url) and looks_like_file(url, ft, url_ft, url_type)
         if download:
             out.add(node, DCAT.downloadURL, URIRef(url))
             result.download_urls.append(url)
         rtype = (text(r.get("resource_type")) or "").lower()
-        result.offer |= _offer_of((fmt_raw or "").lower(), ft, url or "", download, rtype)
+        result.offer |= offer_of((fmt_raw or "").lower(), ft, url or "", download, rtype)
 
         if (title := clean_line(r.get("name"))):
             out.add(node, DCTERMS.title, plain_literal(title))

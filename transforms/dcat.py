@@ -30,7 +30,7 @@ from rdflib.term import Node
 
 from transforms import vocab
 from transforms.base import Mapped, MappingError, SourceContext
-from transforms.ckan_fields import Out
+from transforms.common import Out
 from transforms.dates import parse_date
 from transforms.dcat_fix import CURIE_PREFIXES, URL_PROPERTIES, Env, apply, is_local
 from transforms.rdf import GSP, LOCN, parse_ntriples, plain_literal

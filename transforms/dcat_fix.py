@@ -17,7 +17,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 from urllib.parse import urlsplit
 
 from rdflib import Literal, Namespace, URIRef
@@ -25,7 +25,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
 from transforms import vocab
-from transforms.ckan_fields import Out, byte_size
+from transforms.common import Out, byte_size
 from transforms.dates import parse_date
 from transforms.rdf import ADMS, DCAT_VERSION, DCATAP, GSP, LOCN, PREFIXES, SPDX_NS, VCARD, plain_literal
 from transforms.text import clean_line, to_plain_text

@@ -14,7 +14,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDFS, SKOS
 from rdflib.term import Node
 
 from transforms import vocab
-from transforms.ckan_resources import _looks_like_file, _offer_of  # the same offer rules as CKAN resources
+from transforms.common import looks_like_file, offer_of
 from transforms.rdf import LOCN, VCARD
 
 _EU = vocab.EU
@@ -81,8 +81,8 @@ def row_of(triples: list, ds: URIRef) -> dict[str, Any]:
         download += downs
         url = (downs or urls or [""])[0]
         ft = fts[0] if fts else None
-        is_file = bool(downs) or (bool(url) and _looks_like_file(url, ft, vocab.file_type_for_url(url), ""))
-        offer |= _offer_of((ft.code.lower() if ft else ""), ft, url, is_file,
+        is_file = bool(downs) or (bool(url) and looks_like_file(url, ft, vocab.file_type_for_url(url), ""))
+        offer |= offer_of((ft.code.lower() if ft else ""), ft, url, is_file,
                            "api" if g.all(d, DCAT.accessService) else "")
     row.update(formats=sorted(formats), media_types=sorted(media), access_urls=access, download_urls=download,
                distribution_count=len(dists), offer=sorted(offer) if offer else ["request-only"])

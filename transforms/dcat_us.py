@@ -27,7 +27,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS
 from transforms import vocab
 from transforms.base import Mapped, MappingError, SourceContext
 from transforms.ckan import DCAT_AP_3, _institution  # same attribution and catalogue-record conventions
-from transforms.ckan_fields import Out, date_of, text
+from transforms.common import Out, date_of, text
 from transforms.dcat_us_distributions import distributions
 from transforms.dcat_us_fields import (access_level, contact, licence, modified, publisher, spatial, strings,
                                        strip_placeholders, temporal)

@@ -20,8 +20,8 @@ from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
 
 from transforms import vocab
-from transforms.ckan_fields import Out, text
-from transforms.ckan_resources import _offer_of  # the shared api/visualisation rules
+from transforms.common import Out, text
+from transforms.common import offer_of
 from transforms.rdf import plain_literal, terms
 from transforms.text import clean_line, to_plain_text
 from transforms.uris import clean_url, fragment, is_http_url
@@ -126,7 +126,7 @@ def distributions(ds: dict[str, Any], base: str, node: URIRef, landing: str | No
             media.setdefault(mt_uri.rsplit("media-types/", 1)[-1])
 
         url = download or access or ""
-        result.offer |= _offer_of((fmt_raw or "").lower(), ft, url, bool(download), "")
+        result.offer |= offer_of((fmt_raw or "").lower(), ft, url, bool(download), "")
         if access and not download and _is_page(ft, access):
             result.pages.append(access)
 

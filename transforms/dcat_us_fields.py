@@ -16,7 +16,7 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, ORG, RDF, SKOS
 
 from transforms import vocab
-from transforms.ckan_fields import Out, date_of, text
+from transforms.common import Out, date_of, text
 from transforms.dates import ParsedDate
 from transforms.rdf import GSP, LOCN, VCARD, plain_literal, terms
 from transforms.text import clean_line, to_plain_text

@@ -23,7 +23,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SKOS, XSD
 
 from transforms import vocab
 from transforms.base import Mapped, MappingError, SourceContext
-from transforms.ckan_fields import Out, date_of
+from transforms.common import Out, date_of
 from transforms.oai_common import Agent, Draft, doi_of, eu_repo_access
 from transforms.rdf import ADMS, DCAT_VERSION, PROV, VCARD, GSP, plain_literal, terms
 from transforms.row import empty_row
