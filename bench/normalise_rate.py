@@ -99,7 +99,7 @@ def in_tree(tree: Path, code: str, *args: object) -> dict:
 
 
 def main() -> None:
-    from citycat.pipeline import default_workers
+    from citycat.normalise import default_workers
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, nargs="+", default=[10_000, 50_000])

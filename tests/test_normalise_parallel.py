@@ -19,7 +19,7 @@ from rdflib import Literal
 from rdflib.namespace import XSD
 
 import transforms
-from citycat import archive, pipeline
+from citycat import archive, normalise as normalise_stage, pipeline
 from citycat.config import load_sources
 from citycat.synthetic import SyntheticPackages, SyntheticSpec
 from harvesters.base import RawRecord
@@ -149,7 +149,7 @@ def test_chunks_in_flight_are_bounded_and_results_come_back_in_order():
             return pool.submit(_square_chunk, first_n, lines)
 
         results = []
-        for res in pipeline.ordered_map(submit, chunks(), max_in_flight):
+        for res in normalise_stage.ordered_map(submit, chunks(), max_in_flight):
             events.append("yield")
             results.append(res)
     assert results == [_square_chunk(k * 10 + 1, ["x" * k] * 10) for k in range(40)]
