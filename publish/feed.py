@@ -24,9 +24,6 @@ Layout and URLs are documented in docs/feed.md. Four decisions shape this module
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import fcntl
 import hashlib
 import json
 import logging
@@ -45,6 +42,7 @@ import pyoxigraph as ox
 
 from publish.feed_model import (MAX_KEPT_ERRORS, CatalogInfo, FeedDataset, FeedError, FeedRecordError, FeedResult,
                                 PreviousState, SourceInfo, StateEntry, StateWriter, dataset_digest)
+from publish.swap import swap_in, writer_lock
 from publish.feed_rdf import (ENVELOPES, FORMATS, PREFIXES, SourceStats, assemble_page, catalog_triples,
                               catalog_uri, dataset_document_bytes, dt_literal, fragment, hydra_triples,
                               link_triples, prepare_dataset, segment, serialize_inner, source_catalog_triples,
@@ -101,14 +99,14 @@ def write_feed(datasets: Iterable[FeedDataset], out_dir: Path, *, catalog: Catal
         workers = max(1, min(os.cpu_count() or 1, _MAX_WORKERS))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
 
-    with _writer_lock(out_dir):
+    with writer_lock(out_dir):
         tmp = out_dir.parent / f".{out_dir.name}.new-{uuid.uuid4().hex[:12]}"
         config = _config_digest(base, tuple(formats))
         prev = PreviousState.open(out_dir / STATE_FILE, config) if incremental else None
         job = _Job(tmp, out_dir, base, tuple(formats), "rdf" in formats, prev is None)
         try:
             result = _write_all(datasets, job, prev, config, catalog, sources, page_size, total, generated_at, workers)
-            _swap_in(tmp, out_dir)
+            swap_in(tmp, out_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -569,68 +567,3 @@ def _write_index(tmp: Path, catalog: CatalogInfo, sources: list[SourceInfo], c: 
         "errors": c.errors,
     }
     (tmp / "index.json").write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n", "utf-8")
-
-
-# --------------------------------------------------------------------------- publication
-
-
-class _writer_lock:
-    """One writer per feed directory: a second concurrent run would swap half a feed in.
-
-    Holding the lock also makes any leftover ``.<name>.new-*`` directory (from a
-    killed run) safe to delete.
-    """
-
-    def __init__(self, out_dir: Path) -> None:
-        self.out_dir = out_dir
-        self.path = out_dir.parent / f".{out_dir.name}.lock"
-
-    def __enter__(self) -> None:
-        self.fh = open(self.path, "a+")
-        try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.fh.close()
-            raise FeedError(f"another feed writer holds {self.path}; not writing {self.out_dir}") from None
-        for stale in self.out_dir.parent.glob(f".{self.out_dir.name}.new-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fh, fcntl.LOCK_UN)
-        self.fh.close()
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two directories (Linux renameat2); False where unsupported."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    fn = getattr(libc, "renameat2", None)
-    if fn is None:
-        return False
-    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return rc == 0
-
-
-def _swap_in(tmp: Path, out_dir: Path) -> None:
-    """Put ``tmp`` at ``out_dir`` and delete the previous feed.
-
-    With an atomic exchange readers never see a missing feed; the fallback (two
-    renames) has a window of microseconds with no ``out_dir`` but still never a
-    half-written one.
-    """
-    if not out_dir.exists():
-        os.rename(tmp, out_dir)
-        return
-    if _exchange(tmp, out_dir):
-        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous feed
-        return
-    old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:12]}"
-    os.rename(out_dir, old)
-    os.rename(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)

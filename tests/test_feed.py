@@ -407,11 +407,11 @@ def test_republishing_links_unchanged_documents_and_rewrites_changed_ones(tmp_pa
 def test_without_renameat2_the_swap_falls_back_to_two_renames(tmp_path, monkeypatch):
     """Kernels/libcs without RENAME_EXCHANGE (non-Linux, old glibc) cannot be had here, so
     the exchange is switched off to exercise the fallback for real on the file system."""
-    import publish.feed as feed_module
+    import publish.swap as swap_module
 
     out = tmp_path / "feed"
     write_feed([synthetic("city", "c1", 1)], out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
-    monkeypatch.setattr(feed_module, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(swap_module, "exchange", lambda a, b: False)
     write_feed([synthetic("city", "c2", 2)], out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
     assert sorted(p.name for p in (out / "dataset" / "city").iterdir()) == ["c2.ttl"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".feed.lock", "feed"]
