@@ -57,8 +57,8 @@ sources:
     return path
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def one_run(n: int, fraction: float, incremental: bool) -> dict[str, float]:
@@ -110,6 +110,8 @@ def one_run(n: int, fraction: float, incremental: bool) -> dict[str, float]:
             out["incremental_changed"] = s2.updated
             out["incremental_share_of_full"] = inc / total
     out["peak_rss_mb"] = peak_rss_mb()
+    # the largest child: normalise workers, the isolated validate process, feed workers, the portal
+    out["peak_rss_child_mb"] = peak_rss_mb(resource.RUSAGE_CHILDREN)
     return out
 
 

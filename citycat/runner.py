@@ -91,7 +91,8 @@ def run_source(source: SourceConfig, sources: SourcesFile, *, run_id: str, mode:
                                progress=progress("normalise") if progress else None)
         summary.stages["normalise"] = n.as_dict()
         summary.seen, summary.failed = n.seen, n.failed
-        v = pipeline.validate(source, run_id, n.normalised_path, failed_to_map=n.failed, data_dir=data_dir)
+        v = pipeline.validate(source, run_id, n.normalised_path, failed_to_map=n.failed, data_dir=data_dir,
+                              isolate=True)
         summary.stages["validate"] = {k: v[k] for k in ("passed", "reasons", "rows", "seconds", "quality_path")}
         if not v["passed"]:
             summary.status, summary.reason = "gate_failed", "; ".join(v["reasons"])

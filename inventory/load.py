@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Integer, String, Text, bindparam, delete, insert, select, update
 
-from inventory.models import UTCDateTime, dataset_versions, datasets, quarantined_withdrawals
+from inventory.models import CompressedText, UTCDateTime, dataset_versions, datasets, quarantined_withdrawals
 
 LOAD_MODES = ("full", "incremental", "replay")
 MAX_ERRORS = 10_000  # errors kept in a LoadResult; the count of rejected records stays exact
@@ -122,7 +122,7 @@ class _Loader:
         self._update = (
             update(datasets).where(datasets.c.id == bindparam("b_id", type_=Integer)).values(
                 uri=bindparam("b_uri", type_=String), status=_ACTIVE,
-                content_hash=bindparam("b_hash", type_=String), nt=bindparam("b_nt", type_=Text),
+                content_hash=bindparam("b_hash", type_=String), nt=bindparam("b_nt", type_=CompressedText),
                 row=bindparam("b_row", type_=JSON), source_modified=bindparam("b_modified", type_=UTCDateTime),
                 last_changed=loaded_at, withdrawn_at=None, withdrawn_reason=None,
                 version=bindparam("b_version", type_=Integer), last_run_id=run_id))

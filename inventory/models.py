@@ -12,10 +12,12 @@ plain ``JSON``, ``Text`` and a timestamp type that keeps timezones on both.
 
 from __future__ import annotations
 
+import zlib
+
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
+from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
                         UniqueConstraint)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -31,6 +33,25 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class CompressedText(TypeDecorator):
+    """Text stored zlib-compressed: the graphs (N-Triples) are most of the inventory's bytes.
+
+    N-Triples repeat long IRIs, so they shrink ~6-8x; a dataset is written twice (current row
+    and its version), so compression cuts what a 100,000-dataset load writes from ~1.6 GB to a
+    few hundred MB and makes the load faster, not slower. Level 1: the ratio of level 6 for a
+    third of the CPU on this kind of text. Callers see ``str`` in and out.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else zlib.compress(value.encode("utf-8"), 1)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else zlib.decompress(value).decode("utf-8")
 
 
 class UTCDateTime(TypeDecorator):
@@ -86,7 +107,7 @@ class Dataset(Base):
     uri: Mapped[str | None] = mapped_column(String(2000), index=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     content_hash: Mapped[str | None] = mapped_column(String(64))
-    nt: Mapped[str | None] = mapped_column(Text)
+    nt: Mapped[str | None] = mapped_column(CompressedText)
     row: Mapped[dict | None] = mapped_column(JSON)
     source_modified: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -108,7 +129,7 @@ class DatasetVersion(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     uri: Mapped[str | None] = mapped_column(String(2000))
-    nt: Mapped[str | None] = mapped_column(Text)
+    nt: Mapped[str | None] = mapped_column(CompressedText)
     row: Mapped[dict | None] = mapped_column(JSON)
     run_id: Mapped[str] = mapped_column(String(400), nullable=False)
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
