@@ -14,3 +14,6 @@ def load_builtin() -> None:
     from harvesters import dcat  # noqa: F401
     from harvesters import dcat_us  # noqa: F401
     from harvesters import oai_pmh  # noqa: F401
+    from harvesters import csw  # noqa: F401
+    from harvesters import socrata, opendatasoft  # noqa: F401
+    from harvesters import register  # noqa: F401

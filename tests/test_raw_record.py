@@ -18,7 +18,7 @@ def test_to_json_writes_every_field_and_round_trips():
     assert "Café" in line  # UTF-8 kept as is, not \\u-escaped
 
 
-def test_to_json_does_not_copy_or_change_the_payload():
+def test_to_json_leaves_the_payload_untouched():
     payload = {"resources": [{"url": "http://x/a.csv"}]}
     rec = RawRecord("s", "n", "t", "application/json", payload)
     rec.to_json()

@@ -10,9 +10,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any, Callable
 
-MAPPINGS: dict[str, str] = {"ckan": "transforms.ckan:map_package", "dcat-us": "transforms.dcat_us:map_dataset",
+MAPPINGS: dict[str, str] = {"csw": "transforms.iso19139:map_csw_record",
+                            "ckan": "transforms.ckan:map_package", "dcat-us": "transforms.dcat_us:map_dataset",
                             "dcat": "transforms.dcat:map_dataset",
-                            "oai-pmh": "transforms.oai_pmh:map_oai_record"}
+                            "oai-pmh": "transforms.oai_pmh:map_oai_record",
+                            "socrata": "transforms.socrata:map_asset", "opendatasoft": "transforms.opendatasoft:map_dataset",
+                            "register": "transforms.register:map_register_row"}
 
 _loaded: dict[str, Callable[..., Any]] = {}
 
