@@ -109,6 +109,9 @@ def one_run(n: int, fraction: float, incremental: bool) -> dict[str, float]:
             out["incremental_seconds"] = inc
             out["incremental_changed"] = s2.updated
             out["incremental_share_of_full"] = inc / total
+    from citycat import pipeline
+
+    pipeline.shutdown()  # reap the validation process so RUSAGE_CHILDREN includes it
     out["peak_rss_mb"] = peak_rss_mb()
     # the largest child: normalise workers, the isolated validate process, feed workers, the portal
     out["peak_rss_child_mb"] = peak_rss_mb(resource.RUSAGE_CHILDREN)

@@ -209,6 +209,14 @@ def validate(source: SourceConfig, run_id: str, normalised: str | Path, *, faile
 _POOL: Any = None
 
 
+def shutdown() -> None:
+    """Stop the validation process (also done at exit); the next validate starts a new one."""
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown()
+        _POOL = None
+
+
 def _validation_pool() -> Any:
     """One long-lived validation process per CLI process: GX is imported once, not once per source."""
     global _POOL
