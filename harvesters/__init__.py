@@ -16,4 +16,4 @@ def load_builtin() -> None:
     from harvesters import oai_pmh  # noqa: F401
     from harvesters import csw  # noqa: F401
     from harvesters import socrata, opendatasoft  # noqa: F401
-    from harvesters import register  # noqa: F401
+    from harvesters import asset_register  # noqa: F401  (kind "register")

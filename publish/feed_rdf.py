@@ -153,22 +153,25 @@ def source_catalog_triples(base_uri: str, source: SourceInfo, stats: SourceStats
     ``foaf:homepage`` (DCAT-AP's catalogue homepage property), typed ``foaf:Document``."""
     sub = _n(source_catalog_uri(base_uri, source.source_id))
     inst = _n(source.institution_uri or f"{source_catalog_uri(base_uri, source.source_id)}#publisher")
-    portal = _n(source.url)
+    # A register read from a file has no public page: a local path is neither an IRI nor
+    # something to publish (it names a machine's folders), so the feed only says "a file".
+    web = source.url.startswith(("http://", "https://"))
+    origin = source.url if web else "a file"
     out = [
         ox.Triple(_n(catalog_uri(base_uri)), P_CATALOG, sub),
         ox.Triple(sub, A, T_CATALOG),
         ox.Triple(sub, P_TITLE, ox.Literal(source.title)),
-        ox.Triple(sub, P_DESCRIPTION, ox.Literal(
-            f"Datasets of {source.institution_name}, harvested from {source.url}")),
+        ox.Triple(sub, P_DESCRIPTION, ox.Literal(f"Datasets of {source.institution_name}, harvested from {origin}")),
         ox.Triple(sub, P_PUBLISHER, inst),
-        ox.Triple(sub, P_HOMEPAGE, portal),
     ]
+    if web:
+        portal = _n(source.url)
+        out += [ox.Triple(sub, P_HOMEPAGE, portal), ox.Triple(portal, A, T_DOCUMENT)]
     if stats and stats.last_changed is not None:
         out.append(ox.Triple(sub, P_MODIFIED, dt_literal(stats.last_changed)))
     out += [
         ox.Triple(inst, A, T_AGENT),
         ox.Triple(inst, P_NAME, ox.Literal(source.institution_name)),
-        ox.Triple(portal, A, T_DOCUMENT),
     ]
     return out
 
