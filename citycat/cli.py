@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     ssub = sp.add_subparsers(dest="sources_command", required=True)
     chk = ssub.add_parser("check", help="validate sources.yaml and report every problem with its line")
     _sources_arg(chk)
+    knd = ssub.add_parser("kinds", help="list the installed source kinds and their options")
+    knd.add_argument("--markdown", metavar="KIND", help="print KIND's options as the docs/sources.md table")
 
     run = sub.add_parser("run", help="harvest every enabled source, load the inventory, write the feed")
     _sources_arg(run)
@@ -59,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     try:
+        if args.command == "sources" and args.sources_command == "kinds":
+            from citycat import kinds
+
+            print(kinds.markdown(args.markdown) if args.markdown else kinds.summary())
+            return 0
         if args.command == "sources":
             return cmd_sources_check(args.sources)
         if args.command == "run":

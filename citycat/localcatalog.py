@@ -11,9 +11,9 @@ plays either, chosen by ``flavour``:
 * ``ods-v1``: ``/api/datasets/1.0/search/`` (``rows``/``start``; answers ``{"nhits", "parameters",
   "datasets"}``). ``stated_total`` makes ``nhits`` lie, as the recorded Etalab sandbox does.
 
-:meth:`LocalCatalog.inject` faults, each for ``times`` matching requests (``path`` substring):
-``status`` (an HTML 5xx page), ``truncate`` (body cut short of its Content-Length), ``html200``,
-``repeat_page`` (the first page again whatever the offset or scroll id), ``body`` (raw bytes).
+:meth:`LocalCatalog.inject` faults, each for ``times`` matching requests (``path`` substring): the common
+ones of :mod:`citycat.localserver` (``status``, ``truncate``, ``html200``, ``body``...) and ``repeat_page``
+(the first page again whatever the offset or scroll id).
 
     python -m citycat.localcatalog ods-v1 tests/data/opendatasoft/ods_v1_search_etalab_sandbox.json
 """
@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import parse_qs, urlsplit
+
+from citycat.localserver import Fault, LocalServer, Reply, Request
 
 FLAVOURS = ("socrata", "ods-v2.1", "ods-v1")
 _WHERE = re.compile(r"modified\s*(>=|<|<=|>)\s*date'([^']+)'", re.I)
@@ -49,15 +48,13 @@ def _when(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class LocalCatalog(LocalServer):
+    """One catalog: its items (catalog entries / dataset objects as served), views, faults and request log.
 
-    def handle_error(self, request: Any, client_address: Any) -> None:  # clients hanging up early are fine
-        pass
+    A fault's scope is a substring of the URL path (``inject(kind, times, path=...)``, "" = any).
+    """
 
-
-class LocalCatalog:
-    """One catalog: its items (catalog entries / dataset objects as served), views, faults and request log."""
+    thread_name = "localcatalog"
 
     def __init__(self, flavour: str, items: Iterable[dict[str, Any]], *, views: dict[str, Any] | None = None,
                  stated_total: int | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -67,38 +64,24 @@ class LocalCatalog:
         self.items = list(items)
         self.views = dict(views or {})
         self.stated_total = stated_total
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self._faults: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._server = _Server((host, port), _handler_for(self))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(host=host, port=port)
 
     def inject(self, kind: str, times: int = 1, path: str = "", **params: Any) -> None:
-        with self._lock:
-            self._faults.append({"kind": kind, "times": times, "path": path, **params})
+        super().inject(kind, times, path, **params)
 
-    def take_fault(self, path: str) -> dict[str, Any] | None:
-        with self._lock:
-            for f in self._faults:
-                if f["path"] in path and f["times"] != 0:
-                    f["times"] -= 1
-                    return f
-        return None
+    def fault_applies(self, fault: Fault, request: Request) -> bool:
+        return (fault.scope or "") in request.path
 
-    def __enter__(self) -> "LocalCatalog":
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
+    def log_entry(self, request: Request) -> tuple[str, dict[str, str]]:
+        return request.path, request.query
 
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def answer(self, request: Request, fault: Fault | None) -> Reply:
+        status, doc = self._api(request.path, request.query, repeat=fault is not None and fault.kind == "repeat_page")
+        return Reply(status, json.dumps(doc, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
 
     # -- the APIs ------------------------------------------------------------------------
 
-    def answer(self, path: str, q: dict[str, str], repeat: bool) -> tuple[int, Any]:
+    def _api(self, path: str, q: dict[str, str], repeat: bool) -> tuple[int, Any]:
         if self.flavour == "socrata":
             if path.rstrip("/") == "/api/catalog/v1":
                 return 200, self._socrata_catalog(q, repeat)
@@ -151,47 +134,6 @@ class LocalCatalog:
                 "datasets": self.items[start:start + rows]}
 
 
-def _handler_for(cat: LocalCatalog) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            q = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-            cat.requests.append((parts.path, q))
-            fault = cat.take_fault(parts.path)
-            kind = fault["kind"] if fault else None
-            if kind == "status":
-                return self._send(int(fault.get("status", 500)), b"<html><body>Server Error</body></html>", "text/html")
-            if kind == "html200":
-                return self._send(200, b"<!DOCTYPE html><html><head><title>Maintenance</title></head></html>",
-                                  "text/html")
-            if kind == "body":
-                return self._send(int(fault.get("status", 200)), fault["data"], "application/json")
-            status, doc = cat.answer(parts.path, q, repeat=kind == "repeat_page")
-            data = json.dumps(doc, ensure_ascii=False).encode("utf-8")
-            self._send(status, data, "application/json; charset=utf-8",
-                       cut=len(data) // 2 if kind == "truncate" else None)
-
-        def _send(self, status: int, body: bytes, ctype: str, cut: int | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            if cut is not None:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body if cut is None else body[:cut])
-            self.wfile.flush()
-            if cut is not None:
-                self.close_connection = True
-
-    return Handler
-
-
 def items_of(doc: Any) -> list[dict[str, Any]]:
     """The catalog items of a recorded response of any of the three APIs."""
     for key in ("results", "datasets"):
@@ -207,9 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args(argv)
     items = [i for p in args.responses for i in items_of(json.loads(p.read_text(encoding="utf-8")))]
-    with LocalCatalog(args.flavour, items, port=args.port) as cat:
-        print(f"serving {len(items)} catalog items at {cat.url}", flush=True)
-        threading.Event().wait()
+    cat = LocalCatalog(args.flavour, items, port=args.port)
+    print(f"serving {len(items)} catalog items at {cat.url}", flush=True)
+    cat.serve_forever()
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ answers OAI errors as the protocol says. Switches reproduce what real servers do
 * ``ignore_window=True``: ``from``/``until`` are ignored (Zenodo returned a 2023 record to a
   ``from=2026-04-01`` request).
 * ``error_status``: the HTTP status sent with OAI error bodies (Zenodo answers 422 for an expired token).
-* :meth:`LocalOai.inject` faults: ``status`` (an HTML 5xx page), ``truncate`` (body cut short of its
-  Content-Length), ``html200``, ``repeat_token`` (a page handing back the token it was asked with),
-  ``restart`` (a token request answered with the first page again, cursor 0), ``expire_token``
-  (``badResumptionToken``), ``body`` (raw bytes with ``status``).
+* :meth:`LocalOai.inject` faults: the common ones of :mod:`citycat.localserver` (``status``, ``truncate``,
+  ``html200``, ``body``...) and the resumption-token ones: ``repeat_token`` (a page handing back the token
+  it was asked with), ``restart`` (a token request answered with the first page again, cursor 0),
+  ``expire_token`` (``badResumptionToken``).
 
     python -m citycat.localoai tests/data/oai_pmh/zenodo_listrecords_oai_dc.xml --port 8900
 """
@@ -24,17 +24,16 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from defusedxml.ElementTree import fromstring as safe_fromstring
+
+from citycat.localserver import Fault, LocalServer, Reply, Request
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 _O = "{" + OAI + "}"
@@ -79,15 +78,15 @@ def _when(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00") if "T" in stamp else stamp + "T00:00:00+00:00")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class LocalOai(LocalServer):
+    """The repository: items, switches, faults and a log of the requests it saw (their query parameters).
 
-    def handle_error(self, request: Any, client_address: Any) -> None:  # clients that hang up early are fine
-        pass
+    A fault's scope is the verb (``inject(kind, times, verb=...)``); token faults wait for a request
+    that carries a resumption token.
+    """
 
-
-class LocalOai:
-    """The repository: items, switches, faults and a log of the requests it saw."""
+    thread_name = "localoai"
+    media_type = "text/xml"
 
     def __init__(self, items: Iterable[OaiItem], *, page_size: int = 2, granularity: str = SECONDS,
                  deleted_record: str = "persistent", earliest: str = "2000-01-01T00:00:00Z",
@@ -97,41 +96,32 @@ class LocalOai:
         self.page_size, self.granularity, self.deleted_record = page_size, granularity, deleted_record
         self.earliest, self.name = earliest, name
         self.pycsw, self.ignore_window, self.error_status = pycsw, ignore_window, error_status
-        self.requests: list[dict[str, str]] = []
-        self._faults: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._server = _Server((host, port), _handler_for(self))
+        super().__init__(host=host, port=port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/oai"
+        return f"http://127.0.0.1:{self.port}/oai"
 
     def inject(self, kind: str, times: int = 1, verb: str | None = None, **params: Any) -> None:
-        with self._lock:
-            self._faults.append({"kind": kind, "times": times, "verb": verb, **params})
+        super().inject(kind, times, verb, **params)
 
-    def take_fault(self, verb: str, has_token: bool = False) -> dict[str, Any] | None:
-        """The next pending fault for ``verb``; token faults wait for a request that carries a token."""
-        with self._lock:
-            for f in self._faults:
-                if f["kind"] in _TOKEN_FAULTS and not has_token:
-                    continue
-                if f["verb"] in (None, verb) and f["times"] != 0:
-                    f["times"] -= 1
-                    return f
-        return None
+    def fault_applies(self, fault: Fault, request: Request) -> bool:
+        if fault.kind in _TOKEN_FAULTS and "resumptionToken" not in request.query:
+            return False
+        return fault.scope in (None, request.query.get("verb", ""))
 
-    def __enter__(self) -> "LocalOai":
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
+    def log_entry(self, request: Request) -> dict[str, str]:
+        return request.query
 
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def answer(self, request: Request, fault: Fault | None) -> Reply:
+        if request.path.rstrip("/") != "/oai":
+            return Reply(404, b"<html><body>Not found</body></html>", "text/html")
+        status, text = self._oai(request.query, fault)
+        return Reply(status, text.encode("utf-8"), "text/xml; charset=utf-8")
 
     # -- the protocol ----------------------------------------------------------------------
 
-    def answer(self, params: dict[str, str], fault: dict[str, Any] | None) -> tuple[int, str]:
+    def _oai(self, params: dict[str, str], fault: Fault | None) -> tuple[int, str]:
         verb = params.get("verb", "")
         request = "".join(f" {k}={quoteattr(v)}" for k, v in params.items())
         try:
@@ -153,7 +143,7 @@ class LocalOai:
             return self.error_status, _envelope(request, self.url, f'<error code="{exc.code}">{escape(exc.text)}</error>')
         return 200, _envelope(request, self.url, body)
 
-    def _list_records(self, params: dict[str, str], fault: dict[str, Any] | None) -> str:
+    def _list_records(self, params: dict[str, str], fault: Fault | None) -> str:
         token = params.get("resumptionToken")
         if token is not None:
             if self.pycsw:
@@ -170,9 +160,9 @@ class LocalOai:
                     state = json.loads(base64.urlsafe_b64decode(token.encode()))
                 except ValueError:
                     raise _OaiFault("badResumptionToken", f"unknown token {token[:40]!r}") from None
-            if fault and fault["kind"] == "restart":
+            if fault and fault.kind == "restart":
                 state["offset"] = 0
-            if fault and fault["kind"] == "expire_token":
+            if fault and fault.kind == "expire_token":
                 raise _OaiFault("badResumptionToken", "The resumption token is invalid or expired")
         else:
             state = {k: params.get(k) for k in ("metadataPrefix", "set", "from", "until")}
@@ -196,7 +186,7 @@ class LocalOai:
         page = hits[offset:offset + self.page_size]
         out = ["<ListRecords>"] + [self._record(i, prefix) for i in page]
         nxt = offset + self.page_size
-        if fault and fault["kind"] == "repeat_token" and token is not None:
+        if fault and fault.kind == "repeat_token" and token is not None:
             out.append(f"<resumptionToken>{escape(token)}</resumptionToken>")
         elif nxt < len(hits):
             new = str(nxt) if self.pycsw else base64.urlsafe_b64encode(
@@ -240,49 +230,6 @@ def _envelope(request: str, url: str, body: str) -> str:
             f"<responseDate>2026-11-20T02:00:00Z</responseDate><request{request}>{url}</request>{body}</OAI-PMH>")
 
 
-def _handler_for(repo: LocalOai) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            params = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
-            repo.requests.append(params)
-            if urlsplit(self.path).path.rstrip("/") != "/oai":
-                return self._send(404, b"<html><body>Not found</body></html>", "text/html")
-            fault = repo.take_fault(params.get("verb", ""), "resumptionToken" in params)
-            kind = fault["kind"] if fault else None
-            if kind == "status":
-                return self._send(int(fault.get("status", 500)), b"<html><body>Server Error</body></html>", "text/html")
-            if kind == "html200":
-                return self._send(200, b"<!DOCTYPE html><html><head><title>Maintenance</title></head></html>",
-                                  "text/html")
-            if kind == "body":
-                return self._send(int(fault.get("status", 200)), fault["data"], "text/xml")
-            status, text = repo.answer(params, fault)
-            data = text.encode("utf-8")
-            if kind == "truncate":
-                return self._send(status, data, "text/xml", cut=len(data) // 2)
-            self._send(status, data, "text/xml; charset=utf-8")
-
-        def _send(self, status: int, body: bytes, ctype: str, cut: int | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            if cut is not None:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body if cut is None else body[:cut])
-            self.wfile.flush()
-            if cut is not None:
-                self.close_connection = True
-
-    return Handler
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("responses", nargs="+", type=Path, help="recorded ListRecords/GetRecord responses (oai_dc)")
@@ -292,9 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args(argv)
     items = [i for p in args.responses for i in items_from_response(p, args.prefix)]
-    with LocalOai(items, page_size=args.page_size, pycsw=args.pycsw, port=args.port) as repo:
-        print(f"serving {len(items)} records at {repo.url}", flush=True)
-        threading.Event().wait()
+    repo = LocalOai(items, page_size=args.page_size, pycsw=args.pycsw, port=args.port)
+    print(f"serving {len(items)} records at {repo.url}", flush=True)
+    repo.serve_forever()
 
 
 if __name__ == "__main__":

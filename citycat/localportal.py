@@ -17,17 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import parse_qs, urlsplit
 
+from citycat.localserver import Fault, LocalServer, Reply, Request
 from citycat.synthetic import SyntheticSpec, SyntheticStore
 
 _ACTION_PATH = re.compile(r"^/api(?:/3)?/action/([a-z_]+)/?$")
@@ -145,27 +140,25 @@ def _packages_in(doc: Any) -> list[dict]:
             and not p.get("is_organization")]
 
 
-@dataclass
-class Fault:
-    """One injected misbehaviour; ``times`` < 0 means forever."""
-
-    kind: str  # status | retry_after | truncate | slow | html200 | malformed | redirect | echo_auth
-    times: int = 1
-    action: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+_JSON = "application/json;charset=utf-8"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # a client that hung up early (size cap, loop detected) is not a server fault
-        super().handle_error(request, client_address)
+def _action(request: Request) -> str:
+    match = _ACTION_PATH.match(request.path)
+    return match.group(1) if match else ""
 
 
-class LocalPortal:
-    """The server: a store, switches, injected faults and a log of the requests it saw."""
+class LocalPortal(LocalServer):
+    """The server: a store, switches, injected faults and a log of the requests it saw.
+
+    Faults beyond the common ones (:mod:`citycat.localserver`): ``echo_auth`` answers 403 quoting the
+    Authorization header, as some CKAN versions do (the client must never log it). A fault's scope is
+    the action name (``inject(kind, times, action=...)``).
+    """
+
+    thread_name = "localportal"
+    media_type = _JSON
+    log_limit = 10_000
 
     def __init__(self, store: DirectoryStore | SyntheticStore, *, host: str = "127.0.0.1", port: int = 0,
                  rows_max: int = 1000) -> None:
@@ -174,11 +167,7 @@ class LocalPortal:
         self.search_disabled = False  # package_search answers as on portals without it
         self.loop_search = False  # package_search ignores ``start`` (same page forever)
         self.show_as_list = False  # package_show wraps its result in a list
-        self.requests: deque[dict[str, Any]] = deque(maxlen=10_000)
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-        self._server = _Server((host, port), _handler_for(self))
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port)
 
     @classmethod
     def synthetic(cls, count: int, **spec: Any) -> "LocalPortal":
@@ -189,45 +178,35 @@ class LocalPortal:
     def from_paths(cls, paths: Iterable[Path | str], **kw: Any) -> "LocalPortal":
         return cls(DirectoryStore.from_paths(paths), **kw)
 
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def inject(self, kind: str, times: int = 1, action: str | None = None, **params: Any) -> None:
-        with self._lock:
-            self._faults.append(Fault(kind, times, action, params))
+        super().inject(kind, times, action, **params)
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+    def fault_applies(self, fault: Fault, request: Request) -> bool:
+        return fault.scope in (None, _action(request))
 
-    def take_fault(self, action: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.action in (None, action) and fault.times != 0:
-                    fault.times -= 1
-                    return fault
-        return None
+    def log_entry(self, request: Request) -> dict[str, Any]:
+        return {"method": request.method, "path": request.target, "action": _action(request),
+                "params": request.params, "user_agent": request.headers.get("User-Agent"),
+                "authorization": request.headers.get("Authorization")}
 
-    def start(self) -> "LocalPortal":
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="localportal",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> "LocalPortal":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+    def answer(self, request: Request, fault: Fault | None) -> Reply:
+        action = _action(request)
+        if not action:
+            return Reply(404, b'{"success": false, "error": {"message": "Not found"}}', _JSON)
+        if fault and fault.kind == "echo_auth":
+            body = {"help": "", "success": False, "error": {
+                "__type": "Authorization Error",
+                "message": f"Access denied: key {request.headers.get('Authorization')} is not valid"}}
+            return Reply(403, json.dumps(body).encode(), _JSON)
+        status, result = self.call(action, request.params)
+        help_url = f"{self.url}/api/3/action/help_show?name={action}"
+        if status == 200:
+            envelope = {"help": help_url, "success": True, "result": result}
+        elif "success" in result:
+            envelope = {"help": help_url, **result}
+        else:
+            envelope = {"help": help_url, "success": False, "error": result}
+        return Reply(status, json.dumps(envelope, ensure_ascii=False).encode("utf-8"), _JSON)
 
     # -- actions -------------------------------------------------------------------------
 
@@ -267,85 +246,6 @@ class LocalPortal:
         return 400, {"success": False, "error": {"message": f"Bad request - Action name not known: {action}"}}
 
 
-def _handler_for(portal: LocalPortal) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as real portals behind nginx
-        disable_nagle_algorithm = True  # headers and body are two writes: avoid the 40 ms delayed-ACK stall
-
-        def log_message(self, *args: Any) -> None:  # quiet: tests read portal.requests instead
-            pass
-
-        def do_GET(self) -> None:
-            self._serve(dict((k, v[-1]) for k, v in parse_qs(urlsplit(self.path).query).items()))
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            ctype = self.headers.get("Content-Type", "")
-            if "json" in ctype:
-                params = json.loads(raw or b"{}")
-            else:
-                params = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8")).items()}
-            self._serve(params if isinstance(params, dict) else {})
-
-        def _serve(self, params: dict[str, Any]) -> None:
-            match = _ACTION_PATH.match(urlsplit(self.path).path)
-            action = match.group(1) if match else ""
-            portal.requests.append({"method": self.command, "path": self.path, "action": action, "params": params,
-                                    "user_agent": self.headers.get("User-Agent"),
-                                    "authorization": self.headers.get("Authorization")})
-            fault = portal.take_fault(action)
-            if fault and fault.kind == "slow":
-                time.sleep(float(fault.params.get("seconds", 1.0)))
-                fault = None
-            if not match:
-                return self._send(404, b'{"success": false, "error": {"message": "Not found"}}')
-            if fault and fault.kind == "status":
-                status = int(fault.params.get("status", 500))
-                return self._send(status, b"<html><body>Server Error</body></html>", "text/html")
-            if fault and fault.kind == "retry_after":
-                return self._send(429, b"Too Many Requests", "text/plain",
-                                  {"Retry-After": str(fault.params.get("value", "1"))})
-            if fault and fault.kind == "html200":
-                return self._send(200, b"<!DOCTYPE html><html><head><title>Site under maintenance</title></head>"
-                                       b"<body><h1>We'll be back soon</h1></body></html>", "text/html")
-            if fault and fault.kind == "redirect":
-                return self._send(302, b"", "text/plain", {"Location": fault.params["location"] + self.path})
-            if fault and fault.kind == "echo_auth":
-                body = {"help": "", "success": False, "error": {
-                    "__type": "Authorization Error",
-                    "message": f"Access denied: key {self.headers.get('Authorization')} is not valid"}}
-                return self._send(403, json.dumps(body).encode())
-            status, result = portal.call(action, params)
-            help_url = f"{portal.url}/api/3/action/help_show?name={action}"
-            if status == 200:
-                envelope = {"help": help_url, "success": True, "result": result}
-            elif "success" in result:
-                envelope = {"help": help_url, **result}
-            else:
-                envelope = {"help": help_url, "success": False, "error": result}
-            body = json.dumps(envelope, ensure_ascii=False).encode("utf-8")
-            if fault and fault.kind == "malformed":
-                return self._send(200, body[: len(body) // 2])
-            if fault and fault.kind == "truncate":
-                return self._send(status, body, cut=len(body) // 2)
-            return self._send(status, body)
-
-        def _send(self, status: int, body: bytes, ctype: str = "application/json;charset=utf-8",
-                  headers: dict[str, str] | None = None, cut: int | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            if cut is not None:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            self.wfile.write(body if cut is None else body[:cut])
-
-    return Handler
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve a CKAN-Action-API-shaped portal on 127.0.0.1.")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -364,12 +264,7 @@ def main(argv: list[str] | None = None) -> None:
                                        modified_fraction=args.modified_fraction,
                                        harvest_every=args.harvest_every, port=args.port)
     print(f"serving {portal.url}/api/3/action/ (Ctrl-C to stop)", flush=True)
-    try:
-        portal._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        portal._server.server_close()
+    portal.serve_forever()
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """Protocol adapters: one module per protocol, each registering its kind (see base.py)."""
 
-from harvesters.base import (FatalSourceError, Harvester, HarvesterOptions, HarvestError, HarvestStats,
-                             HarvestWindow, RawRecord, RetriableError, SkippableRecordError, get, register,
-                             registry)
+from harvesters.base import (ApiKeyOptions, EnvVarName, FatalSourceError, Harvester, HarvesterOptions, HarvestError,
+                             HarvestStats, HarvestWindow, HttpOptions, RawRecord, RetriableError, SkippableRecordError,
+                             get, register, registry)
 
-__all__ = ["FatalSourceError", "Harvester", "HarvesterOptions", "HarvestError", "HarvestStats", "HarvestWindow",
-           "RawRecord", "RetriableError", "SkippableRecordError", "get", "register", "registry"]
+__all__ = ["ApiKeyOptions", "EnvVarName", "FatalSourceError", "Harvester", "HarvesterOptions", "HarvestError",
+           "HarvestStats", "HarvestWindow", "HttpOptions", "RawRecord", "RetriableError", "SkippableRecordError", "get",
+           "register", "registry"]
 
 
 def load_builtin() -> None:

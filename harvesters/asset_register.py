@@ -36,7 +36,7 @@ import logging
 import unicodedata
 import warnings
 import zipfile
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Iterator, Literal
 from urllib.parse import unquote, urlsplit
@@ -44,9 +44,9 @@ from urllib.request import url2pathname
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harvesters.base import (FatalSourceError, Harvester, HarvesterOptions, HarvestError, HarvestWindow, Mode,
-                             RawRecord, SkippableRecordError, register)
-from harvesters.http import HttpClient, HttpConfig
+from harvesters.base import (FatalSourceError, HarvesterOptions, HarvestError, HarvestWindow, HttpOptions, Mode,
+                             RawRecord, now_iso, register)
+from harvesters.http import HttpHarvester
 
 log = logging.getLogger("citycat.harvesters.asset_register")
 
@@ -115,7 +115,7 @@ def cell_text(value: Any) -> str:
 
 
 @register
-class RegisterHarvester(Harvester):
+class RegisterHarvester(HttpHarvester):
     """Read one CSV or XLSX information asset register; one raw record per row."""
 
     kind = "register"
@@ -123,7 +123,7 @@ class RegisterHarvester(Harvester):
     paging = "none (one file)"
     url_schemes = ("http", "https", "file")
 
-    class Options(HarvesterOptions):
+    class Options(HttpOptions):
         columns: Columns = Field(description="Column mapping: field → header as written in the file.")
         format: Literal["auto", "csv", "xlsx"] = Field("auto", description="auto = XLSX when the file is a zip "
                                                        "(or ends .xlsx), else CSV.")
@@ -135,12 +135,10 @@ class RegisterHarvester(Harvester):
                                                        "UTF-16 with BOM), falling back to cp1252 with a warning.")
         delimiter: str | None = Field(None, min_length=1, max_length=1, description="CSV delimiter; default: "
                                       "sniffed from the header row among , ; tab |.")
-        requests_per_second: float = Field(2, gt=0, le=100, description="Politeness limit for an http(s) host.")
         timeout: float = Field(60, gt=0, le=900, description="Read timeout in seconds (http(s) only).")
         max_response_mb: int = Field(50, ge=1, le=1024, description="Largest accepted file, in MiB.")
         max_unzipped_mb: int = Field(200, ge=1, le=4096, description="Largest total uncompressed size of an "
                                                                      "XLSX, in MiB (refuses zip bombs).")
-        allow_redirect_hosts: list[str] = Field([], description="Other hosts the URL may redirect to.")
 
         @field_validator("encoding")
         @classmethod
@@ -155,25 +153,12 @@ class RegisterHarvester(Harvester):
     options: Options
 
     def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
-        """``http`` may be an :class:`HttpConfig` (base settings, e.g. fast retries in tests)."""
         super().__init__(source_id, url, options, http)
-        self._client: HttpClient | None = None
         self.notes: list[str] = []  # file-level warnings (encoding fallback, duplicates); also in stats.errors
         self.blank_rows = 0
         self.content_ids = 0  # rows identified by content rather than an identifier column
 
     # -- fetching -----------------------------------------------------------------------
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            opts = self.options
-            base = self.http if isinstance(self.http, HttpConfig) else HttpConfig()
-            config = base.with_(read_timeout=opts.timeout, requests_per_second=opts.requests_per_second,
-                                max_response_bytes=opts.max_response_mb * 1024 * 1024,
-                                allow_redirect_hosts=base.allow_redirect_hosts | frozenset(opts.allow_redirect_hosts))
-            self._client = HttpClient(config, source_id=self.source_id)
-        return self._client
 
     def fetch(self) -> tuple[bytes, str]:
         """(file bytes, media type the server stated or ``""``) from the URL or local path."""
@@ -183,7 +168,7 @@ class RegisterHarvester(Harvester):
                 resp = self.client.request("GET", self.url, headers={
                     "Accept": f"text/csv, {XLSX_TYPE}, application/octet-stream;q=0.8, */*;q=0.5"})
             finally:
-                self.stats.requests = self._client.requests_sent if self._client else 0
+                self.count_requests()
             if resp.status_code >= 400:
                 raise self.error(FatalSourceError, f"{self.url} answered HTTP {resp.status_code}")
             return resp.content, resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -203,8 +188,7 @@ class RegisterHarvester(Harvester):
 
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
         """Every row, whatever the window (see the module docstring); nothing before the header checks out."""
-        if mode == "replay":
-            raise self.error(FatalSourceError, "replay mode re-reads the raw archive; the source is not contacted")
+        self.bounds(window, mode)  # refuses replay; the window itself is not used (see the module docstring)
         data, ctype = self.fetch()
         self.stats.pages = 1
         is_xlsx = self._is_xlsx(data, ctype)
@@ -212,7 +196,7 @@ class RegisterHarvester(Harvester):
         where = f"sheet {sheet!r} of {self.url}" if sheet is not None else self.url
         names, rows = self._table(grid, where)
         columns = self._resolve(names, where)
-        fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        fetched_at = now_iso()
         seen: dict[str, int] = {}
         for number, cells in rows:
             record = self._record(number, dict(zip(names, cells)), columns, sheet, fetched_at, seen)
@@ -410,12 +394,8 @@ class RegisterHarvester(Harvester):
         native_id = cell("identifier")
         if native_id:
             if native_id in seen:
-                self.stats.skip("duplicate identifier")
-                line = str(self.error(SkippableRecordError, f"row {number}: identifier already used by row "
-                                      f"{seen[native_id]}; the first row was kept", native_id=native_id,
-                                      field=columns["identifier"]))
-                self.stats.errors.append(line)
-                log.warning("%s", line)
+                self.report(f"row {number}: identifier already used by row {seen[native_id]}; the first row was "
+                            "kept", native_id=native_id, field=columns["identifier"], reason="duplicate identifier")
                 return None
         elif title:
             native_id = base = content_id(title, owner)
@@ -429,11 +409,7 @@ class RegisterHarvester(Harvester):
                            f"{owner[:80]!r}): kept as {native_id}, an id that depends on row order; give the "
                            "register an identifier column (columns.identifier) to make it stable")
         else:
-            self.stats.skip("no title")
-            line = str(self.error(SkippableRecordError, f"row {number}: neither a title nor an identifier",
-                                  field=columns["title"]))
-            self.stats.errors.append(line)
-            log.warning("%s", line)
+            self.report(f"row {number}: neither a title nor an identifier", field=columns["title"], reason="no title")
             return None
         seen[native_id] = number
         payload = {"row": row, "columns": columns, "row_number": number, "sheet": sheet}

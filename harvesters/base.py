@@ -9,13 +9,16 @@ itself by kind, and yields :class:`RawRecord` objects exactly as the source serv
 from __future__ import annotations
 
 import json
+import logging
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, ClassVar, Iterator, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Callable, ClassVar, Iterable, Iterator, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 Mode = Literal["incremental", "full", "replay"]
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- errors
@@ -72,6 +75,32 @@ class HarvestWindow:
     def unbounded(self) -> bool:
         return self.start is None and self.end is None
 
+    def contains(self, when: datetime) -> bool:
+        """Whether ``when`` is in ``[start, end)``: consecutive windows then never share a record."""
+        return (self.start is None or when >= self.start) and (self.end is None or when < self.end)
+
+
+def parse_utc(value: Any) -> datetime | None:
+    """An ISO 8601 date or date-time → aware datetime; None for anything unreadable.
+
+    Sources state modification times in every ISO shape (``Z`` or an offset, fractional seconds,
+    date only) and often without a zone; what they mean then is UTC (CKAN stores UTC, OAI-PMH and
+    CSW datestamps are UTC by definition), so naive values are read as UTC and a bare date as its
+    midnight. Junk is None rather than an error because a record's time only places it in a window.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def now_iso() -> str:
+    """``fetched_at`` of the records of one page: UTC, whole seconds (finer would only add noise)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
 
 @dataclass
 class RawRecord:
@@ -124,6 +153,46 @@ class HarvesterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_var_name(value: str | None, info: ValidationInfo) -> str | None:
+    if value is not None and not _ENV_NAME.match(value):
+        raise ValueError(f"{info.field_name} must be the NAME of an environment variable (e.g. LEEDS_CKAN_KEY), "
+                         "not the secret itself; put the secret in that variable")
+    return value
+
+
+EnvVarName = Annotated[str | None, AfterValidator(_env_var_name)]
+"""An option naming the environment variable that holds a secret. sources.yaml is committed and
+shown in logs, so it may only say *where* a key is, never the key (config_check enforces the
+same rule on the whole file; this is the per-option guard)."""
+
+
+class HttpOptions(HarvesterOptions):
+    """The politeness and safety options every kind that fetches over HTTP accepts.
+
+    Declared once so that the same key means the same thing, with the same bounds, in every
+    kind, and so that what the shared client's messages tell a user to set (``allow_redirect_hosts``)
+    exists whatever the kind. A kind whose protocol needs another default (a data.json generated
+    on request is slow; a CKAN portal can take more requests) redeclares just that field.
+    """
+
+    requests_per_second: float = Field(2, gt=0, le=100, description="Politeness limit for this host, shared "
+                                                                    "process-wide.")
+    timeout: float = Field(60, gt=0, le=600, description="Read timeout per request, in seconds.")
+    max_response_mb: int = Field(50, ge=1, le=1024, description="Largest accepted response body, in MiB.")
+    allow_redirect_hosts: list[str] = Field([], description="Other hosts the source may redirect to (e.g. a "
+                                                            "portal moved to a CDN); any other host is refused.")
+
+
+class ApiKeyOptions(HttpOptions):
+    """:class:`HttpOptions` plus a key sent with every request to the source's own host."""
+
+    api_key_env: EnvVarName = Field(None, description="NAME of the environment variable holding the API key or "
+                                                      "token (never the key itself).")
+
+
 class Harvester:
     """Base class of protocol modules. Subclasses set the class attributes and ``records``."""
 
@@ -138,6 +207,7 @@ class Harvester:
         self.options = options
         self.http = http
         self.stats = HarvestStats()
+        self.unusable = 0  # records reported by :meth:`page_records`; a listing with any is not complete
 
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
         """Yield raw records; in ``full`` mode every record, else those in ``window``."""
@@ -145,6 +215,77 @@ class Harvester:
 
     def error(self, cls: type[HarvestError], message: str, **where: Any) -> HarvestError:
         return cls(message, source_id=self.source_id, **where)
+
+    @property
+    def log(self) -> logging.Logger:
+        """The kind's own logger (``citycat.harvesters.<module>``), so log filters can pick a protocol."""
+        return logging.getLogger(f"citycat.{type(self).__module__}")
+
+    # -- helpers every kind needs the same way ------------------------------------------
+
+    def bounds(self, window: HarvestWindow, mode: Mode) -> HarvestWindow | None:
+        """The window a run filters on: None in ``full`` mode (every record, so withdrawals can be
+        computed) and for an unbounded window. ``replay`` never reaches a harvester: it re-reads the
+        raw archive, so being asked to contact the source in that mode is a caller error."""
+        if mode == "replay":
+            raise self.error(FatalSourceError, "replay mode re-reads the raw archive; the source is not contacted")
+        return None if mode == "full" or window.unbounded else window
+
+    def outside(self, bounds: HarvestWindow | None, when: datetime | None, *, stamp: Any = None,
+                native_id: str | None = None, field: str | None = None) -> bool:
+        """True, counted as ``skipped["outside window"]``, when a record's time puts it outside ``bounds``.
+
+        Servers return records outside the asked range (whole-second or whole-day widening, ignored
+        filters), so every kind re-checks each record here. A record without a readable time is kept
+        (False): it cannot be placed outside any window, and dropping it would lose it for good;
+        with ``field`` given, that is logged naming the record, the field and the value (``stamp``).
+        """
+        if bounds is None:
+            return False
+        if when is None:
+            if field:
+                self.log.warning("%s", self.error(
+                    SkippableRecordError, f"unreadable {field} {stamp!r}; kept", native_id=native_id, field=field))
+            return False
+        if bounds.contains(when):
+            return False
+        self.stats.skip("outside window")
+        return True
+
+    def page_records(self, page: int, items: Iterable[T], make: Callable[[T], RawRecord | None]
+                     ) -> Iterator[RawRecord]:
+        """``make(item)`` for each item of a page, skipping the None results; a :class:`SkippableRecordError`
+        is reported with the page and position (the record may have no id to name) and the page goes on."""
+        for n, item in enumerate(items):
+            try:
+                record = make(item)
+            except SkippableRecordError as exc:
+                self.unusable += 1
+                self.stats.errors.append(f"{exc} (page {page}, record {n + 1})")
+                self.log.warning("%s", exc)
+                continue
+            if record is not None:
+                yield record
+
+    def fully_listed(self, done: bool, listed: int, stated: int | None, what: str) -> bool:
+        """Whether a full run saw every record, which is what licenses withdrawals: the paging reached
+        its end, no record was unusable, and the source's own count (when it states one) was met.
+        A listing short of that count is logged, since records will then stay in the inventory."""
+        short = stated is not None and listed < stated
+        if short:
+            self.log.warning("%s: listed %d %s but the source counted %d; withdrawals will not be computed",
+                             self.source_id, listed, what, stated)
+        return done and not short and self.unusable == 0
+
+    def report(self, message: str, *, native_id: str | None = None, field: str | None = None,
+               reason: str | None = None) -> None:
+        """Record one unusable record (skippable: the run goes on) in the run's errors and the log;
+        ``reason`` also counts it in ``stats.skipped``."""
+        line = str(self.error(SkippableRecordError, message, native_id=native_id, field=field))
+        if reason:
+            self.stats.skip(reason)
+        self.stats.errors.append(line)
+        self.log.warning("%s", line)
 
 
 _REGISTRY: dict[str, type[Harvester]] = {}

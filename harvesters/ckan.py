@@ -19,24 +19,22 @@ from __future__ import annotations
 import ast
 import json
 import logging
-import os
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
 import ckanapi
 from ckanapi.errors import CKANAPIError, ServerIncompatibleError
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from harvesters.base import (FatalSourceError, Harvester, HarvesterOptions, HarvestError, HarvestWindow, Mode,
-                             RawRecord, SkippableRecordError, register)
-from harvesters.http import HttpClient, HttpConfig, HttpStatusError, UnexpectedContentError
+from harvesters.base import (ApiKeyOptions, FatalSourceError, HarvesterOptions, HarvestError, HarvestWindow, Mode,
+                             RawRecord, SkippableRecordError, now_iso, parse_utc, register)
+from harvesters.http import HttpHarvester, HttpStatusError, UnexpectedContentError
 from harvesters.paging import OffsetPaginator
 
 log = logging.getLogger("citycat.harvesters.ckan")
 
 SORT = "metadata_modified asc, id asc"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _API_SUFFIX = re.compile(r"/api(?:/3)?(?:/action)?/?$")
 # Answers from package_search that mean "search is unavailable here", not "the portal is down".
 _FALLBACK_STATUSES = frozenset({400, 403, 404, 405, 409, 501})
@@ -52,13 +50,7 @@ class CkanActionError(FatalSourceError):
 
 def parse_ckan_time(value: Any) -> datetime | None:
     """CKAN/Solr timestamp → aware UTC datetime (naive values are UTC, as CKAN stores them)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_utc(value)
 
 
 def solr_window(window: HarvestWindow) -> str:
@@ -74,14 +66,15 @@ def solr_window(window: HarvestWindow) -> str:
 
 
 @register
-class CkanHarvester(Harvester):
+class CkanHarvester(HttpHarvester):
     """Harvest a CKAN portal through its Action API (v3) with ``ckanapi``."""
 
     kind = "ckan"
     cursor = "metadata_modified"
     paging = "offset"
+    api_key_option = "api_key_env"
 
-    class Options(HarvesterOptions):
+    class Options(ApiKeyOptions):
         organization: str | list[str] | None = Field(
             None, description="CKAN organisation name(s) to harvest; omitted = the whole portal. "
                               "Becomes fq organization:<name> (several are OR-ed).")
@@ -91,61 +84,38 @@ class CkanHarvester(Harvester):
                                                            "(CKAN caps it at 1000 by default).")
         use_search: bool = Field(True, description="false = skip package_search and use package_list + "
                                                    "package_show (for portals whose search is broken).")
-        api_key_env: str | None = Field(None, description="NAME of the environment variable holding the "
-                                                          "CKAN API token (never the token itself).")
         requests_per_second: float = Field(5, gt=0, le=100, description="Politeness limit for this "
                                                                         "portal's host, shared process-wide.")
         timeout: float = Field(30, gt=0, le=600, description="Read timeout per request, in seconds.")
-        max_response_mb: int = Field(50, ge=1, le=1024, description="Largest accepted response body, in MiB.")
         include_types: list[str] = Field(["dataset"], min_length=1, description="CKAN package types to "
                                          "harvest; others (harvest sources, showcases) are skipped and counted.")
-
-        @field_validator("api_key_env")
-        @classmethod
-        def _env_name(cls, value: str | None) -> str | None:
-            if value is not None and not _ENV_NAME.match(value):
-                raise ValueError("api_key_env must be the NAME of an environment variable (e.g. LEEDS_CKAN_KEY), "
-                                 "not the key itself; put the key in that variable")
-            return value
 
     options: Options
 
     def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
-        """``http`` may be an :class:`HttpConfig` (base settings, e.g. fast retries in tests);
-        the options' timeout, rate and size cap are applied on top of it."""
         super().__init__(source_id, url, options, http)
         self.address = _API_SUFFIX.sub("", url.rstrip("/"))
         self.fallback_reason: str | None = None
-        self._client: HttpClient | None = None
         self._ckan: ckanapi.RemoteCKAN | None = None
         self._idless = 0
 
     # -- plumbing ----------------------------------------------------------------------
 
     @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            opts = self.options
-            base = self.http if isinstance(self.http, HttpConfig) else HttpConfig()
-            config = base.with_(read_timeout=opts.timeout, requests_per_second=opts.requests_per_second,
-                                max_response_bytes=opts.max_response_mb * 1024 * 1024)
-            api_key = None
-            if opts.api_key_env:
-                api_key = os.environ.get(opts.api_key_env)
-                if not api_key:
-                    raise self.error(FatalSourceError, f"environment variable {opts.api_key_env} (api_key_env) "
-                                                       "is not set or empty", field="api_key_env")
-            self._client = HttpClient(config, source_id=self.source_id, api_key=api_key)
-            self._ckan = ckanapi.RemoteCKAN(self.address, user_agent=config.user_agent, session=self._client)
+    def ckan(self) -> ckanapi.RemoteCKAN:
+        """ckanapi on the shared client (a Session), so its requests get our retries, caps and key rules."""
+        if self._ckan is None:
+            self._ckan = ckanapi.RemoteCKAN(self.address, user_agent=self.client.config.user_agent,
+                                            session=self.client)
             self._ckan.base_url = "api/3/action/"
-        return self._client
+        return self._ckan
 
     def _action(self, action: str, data: dict[str, Any], native_id: str | None = None) -> Any:
         client = self.client
         url = f"{self.address}/api/3/action/{action}"
         timeout = (client.config.connect_timeout, client.config.read_timeout)
         try:
-            return self._ckan.call_action(action, data, requests_kwargs={"timeout": timeout, "expect_json": True})
+            return self.ckan.call_action(action, data, requests_kwargs={"timeout": timeout, "expect_json": True})
         except HarvestError:
             raise
         except ckanapi.NotFound as exc:
@@ -168,9 +138,7 @@ class CkanHarvester(Harvester):
     # -- the harvest -------------------------------------------------------------------
 
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
-        if mode == "replay":
-            raise self.error(FatalSourceError, "replay mode re-reads the raw archive; the source is not contacted")
-        bounds = None if mode == "full" or window.unbounded else window
+        bounds = self.bounds(window, mode)
         try:
             if self.options.use_search:
                 try:
@@ -184,7 +152,7 @@ class CkanHarvester(Harvester):
                 self.fallback_reason = "use_search is false"
             yield from self._via_list(bounds, mode)
         finally:
-            self.stats.requests = self._client.requests_sent if self._client else 0
+            self.count_requests()
 
     def _filter_query(self, bounds: HarvestWindow | None) -> str:
         parts = []
@@ -217,17 +185,14 @@ class CkanHarvester(Harvester):
             count = result.get("count") if isinstance(result.get("count"), int) else None
             pager.feed([str(p.get("id")) if isinstance(p, dict) else repr(p)[:80] for p in results], total=count)
             self.stats.pages += 1
-            fetched_at = _now()
+            fetched_at = now_iso()
             for pkg in results:
                 record = self._record(pkg, fetched_at, bounds, seen, where=f"package_search start={req.offset}")
                 if record is not None:
                     yield record
         if mode == "full":
-            listed = len(seen) + self._idless
-            self.stats.complete_listing = pager.done and (pager.total is None or listed >= pager.total)
-            if not self.stats.complete_listing:
-                log.warning("%s: listed %d packages but the portal counted %s; withdrawals will not be computed",
-                            self.source_id, listed, pager.total)
+            self.stats.complete_listing = self.fully_listed(pager.done, len(seen) + self._idless, pager.total,
+                                                            "packages")
 
     def _via_list(self, bounds: HarvestWindow | None, mode: Mode) -> Iterator[RawRecord]:
         rows = self.options.rows
@@ -249,9 +214,10 @@ class CkanHarvester(Harvester):
                     if isinstance(exc, CkanActionError) and exc.status not in (403, 404):
                         raise
                     failed += 1
-                    self._record_error(str(exc))
+                    self.stats.errors.append(str(exc))
+                    log.warning("%s", exc)
                     continue
-                record = self._record(pkg, _now(), bounds, seen, where=f"package_show id={name}")
+                record = self._record(pkg, now_iso(), bounds, seen, where=f"package_show id={name}")
                 if record is not None:
                     yield record
         if mode == "full":
@@ -270,14 +236,12 @@ class CkanHarvester(Harvester):
                 where: str) -> RawRecord | None:
         if not isinstance(pkg, dict):
             self._idless += 1
-            self._record_error(str(self.error(SkippableRecordError, f"{where}: record is not a JSON object "
-                                                                    f"({type(pkg).__name__})")))
+            self.report(f"{where}: record is not a JSON object ({type(pkg).__name__})")
             return None
         native_id = pkg.get("id")
         if not native_id or not isinstance(native_id, str):
             self._idless += 1
-            self._record_error(str(self.error(SkippableRecordError, f"{where}: package has no id (name="
-                                                                    f"{pkg.get('name')!r})", field="id")))
+            self.report(f"{where}: package has no id (name={pkg.get('name')!r})", field="id")
             return None
         if native_id in seen:
             self.stats.skip("duplicate")
@@ -292,29 +256,16 @@ class CkanHarvester(Harvester):
             self.stats.skip(f"state:{state}")
             return None
         modified = pkg.get("metadata_modified")
-        if bounds is not None:
-            when = parse_ckan_time(modified)
-            if when is None:
-                log.warning("%s", self.error(SkippableRecordError, f"unreadable metadata_modified {modified!r}; kept",
-                                             native_id=native_id, field="metadata_modified"))
-            elif (bounds.start and when < bounds.start) or (bounds.end and when >= bounds.end):
-                self.stats.skip("outside window")
-                return None
+        if self.outside(bounds, parse_ckan_time(modified), stamp=modified, native_id=native_id,
+                        field="metadata_modified"):
+            return None
         return RawRecord(source_id=self.source_id, native_id=native_id, fetched_at=fetched_at,
                          media_type="application/json", payload=pkg, deleted=state == "deleted",
                          source_modified=modified if isinstance(modified, str) else None)
 
-    def _record_error(self, line: str) -> None:
-        self.stats.errors.append(line)
-        log.warning("%s", line)
-
 
 class _SearchUnavailable(Exception):
     """package_search failed on its first page in a way package_list may survive."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _describe_raw_error(url: str, exc: CKANAPIError) -> tuple[str, int | None]:

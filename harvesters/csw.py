@@ -23,22 +23,18 @@ servers whose filter support is broken.
 
 from __future__ import annotations
 
-import logging
 import xml.etree.ElementTree as ET
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Literal
 from xml.sax.saxutils import escape
 
-import defusedxml
-from defusedxml.ElementTree import fromstring as safe_fromstring
 from pydantic import Field
 
-from harvesters.base import (FatalSourceError, Harvester, HarvesterOptions, HarvestWindow, Mode, RawRecord,
-                             SkippableRecordError, register)
-from harvesters.http import HttpClient, HttpConfig
+from harvesters.base import (FatalSourceError, HarvestWindow, HttpOptions, Mode, RawRecord, SkippableRecordError,
+                             now_iso, parse_utc, register)
+from harvesters.decode import parse_xml
+from harvesters.http import HttpHarvester
 from harvesters.paging import OffsetPaginator
-
-log = logging.getLogger("citycat.harvesters.csw")
 
 CSW = "http://www.opengis.net/cat/csw/2.0.2"
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -94,16 +90,7 @@ def record_modified(el: ET.Element) -> str | None:
 
 def parse_modified(value: str | None) -> datetime | None:
     """ISO date or date-time (naive = UTC) → aware datetime; a bare date is midnight UTC; junk → None."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=timezone.utc)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_utc(value)
 
 
 def window_filter(window: HarvestWindow, prop: str) -> str | None:
@@ -144,14 +131,14 @@ class _CswPaginator(OffsetPaginator):
 
 
 @register
-class CswHarvester(Harvester):
+class CswHarvester(HttpHarvester):
     """Harvest an OGC CSW 2.0.2 catalogue with GetRecords."""
 
     kind = "csw"
     cursor = "modified"
     paging = "start-position"
 
-    class Options(HarvesterOptions):
+    class Options(HttpOptions):
         output_schema: Literal["iso19139", "dc"] = Field("iso19139", description="Record schema to ask for: "
                                                          "iso19139 (gmd, GeoDCAT-AP mapping) or dc (csw:Record).")
         type_names: str | None = Field(None, description="csw:Query typeNames; default gmd:MD_Metadata for "
@@ -163,26 +150,8 @@ class CswHarvester(Harvester):
         server_side_window: bool = Field(True, description="Send the window as an OGC Filter; false = list "
                                          "everything and filter by each record's modified date client-side.")
         max_pages: int | None = Field(None, ge=1, description="Stop with an error after this many pages.")
-        requests_per_second: float = Field(2, gt=0, le=100, description="Politeness limit for this host.")
-        timeout: float = Field(60, gt=0, le=600, description="Read timeout per request, in seconds.")
-        max_response_mb: int = Field(50, ge=1, le=1024, description="Largest accepted response body, in MiB.")
 
     options: Options
-
-    def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
-        """``http`` may be an :class:`HttpConfig` (base settings, e.g. fast retries in tests)."""
-        super().__init__(source_id, url, options, http)
-        self._client: HttpClient | None = None
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            o = self.options
-            base = self.http if isinstance(self.http, HttpConfig) else HttpConfig()
-            self._client = HttpClient(base.with_(read_timeout=o.timeout, requests_per_second=o.requests_per_second,
-                                                 max_response_bytes=o.max_response_mb * 1024 * 1024),
-                                      source_id=self.source_id)
-        return self._client
 
     @property
     def schema(self) -> str:
@@ -207,17 +176,8 @@ class CswHarvester(Harvester):
         resp = self.client.request("POST", self.url, data=body,
                                    headers={"Content-Type": "application/xml", "Accept": "application/xml"})
         where = f"GetRecords (startPosition={start}) at {self.url}"
-        content = resp.content
-        if not content[:512].lstrip().startswith(b"<"):
-            raise self.error(FatalSourceError, f"{where} answered HTTP {resp.status_code} with a body that is not "
-                                               f"XML (starts {content[:40]!r}): is this the CSW endpoint?")
-        try:
-            root = safe_fromstring(content, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-        except defusedxml.DefusedXmlException as exc:
-            raise self.error(FatalSourceError, f"{where}: unsafe XML refused ({type(exc).__name__}: entity "
-                                               "declarations and external references are not processed)") from None
-        except ET.ParseError as exc:
-            raise self.error(FatalSourceError, f"{where}: malformed or truncated XML ({exc})") from None
+        root = parse_xml(resp.content, f"{where} (HTTP {resp.status_code})", hint="is this the CSW endpoint?",
+                         source_id=self.source_id)
         if local_name(root.tag) == "ExceptionReport":
             exc_el = next(root.iter(f"{{{OWS}}}Exception"), None)
             code = exc_el.get("exceptionCode", "unknown") if exc_el is not None else "unknown"
@@ -241,13 +201,11 @@ class CswHarvester(Harvester):
     # -- the harvest -----------------------------------------------------------------------
 
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
-        if mode == "replay":
-            raise self.error(FatalSourceError, "replay mode re-reads the raw archive; the source is not contacted")
+        bounds = self.bounds(window, mode)
         try:
-            bounds = None if mode == "full" or window.unbounded else window
             yield from self._list(bounds, mode)
         finally:
-            self.stats.requests = self._client.requests_sent if self._client else 0
+            self.count_requests()
 
     def _list(self, bounds: HarvestWindow | None, mode: Mode) -> Iterator[RawRecord]:
         constraint = window_filter(bounds, self.modified_property) \
@@ -255,7 +213,6 @@ class CswHarvester(Harvester):
         pager = _CswPaginator(self.options.page_size, source_id=self.source_id, max_pages=self.options.max_pages,
                               stop_on_short_page=False)
         seen: set[str] = set()
-        unusable = 0
         matched: int | None = None
         listed = 0
         for req in pager:
@@ -266,23 +223,10 @@ class CswHarvester(Harvester):
             elements = list(results)
             listed += len(elements)
             pager.feed_page([record_id(el) or f"#{i}" for i, el in enumerate(elements)], matched, next_record)
-            fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            for n, el in enumerate(elements):
-                try:
-                    record = self._record(el, fetched_at, bounds, seen)
-                except SkippableRecordError as exc:
-                    unusable += 1
-                    self.stats.errors.append(f"{exc} (page {req.number}, record {n + 1})")
-                    log.warning("%s", exc)
-                    continue
-                if record is not None:
-                    yield record
-        if mode == "full":
-            short = matched is not None and listed < matched
-            self.stats.complete_listing = pager.done and unusable == 0 and not short
-            if short:
-                log.warning("%s: listed %d records but the server matched %d (nextRecord ended the list early); "
-                            "withdrawals will not be computed", self.source_id, listed, matched)
+            fetched_at = now_iso()
+            yield from self.page_records(req.number, elements, lambda x: self._record(x, fetched_at, bounds, seen))
+        if mode == "full":  # numberOfRecordsMatched is the count; nextRecord 0 may end the list early
+            self.stats.complete_listing = self.fully_listed(pager.done, listed, matched, "records")
 
     def _record(self, el: ET.Element, fetched_at: str, bounds: HarvestWindow | None,
                 seen: set[str]) -> RawRecord | None:
@@ -299,15 +243,9 @@ class CswHarvester(Harvester):
             return None
         seen.add(native_id)
         stamp = record_modified(el)
-        if bounds is not None:
-            when = parse_modified(stamp)
-            if when is None:
-                field = "gmd:dateStamp" if el.tag in ISO_ROOTS else "dct:modified"
-                log.warning("%s", self.error(SkippableRecordError, f"unreadable modified date {stamp!r}; kept",
-                                             native_id=native_id, field=field))
-            elif (bounds.start and when < bounds.start) or (bounds.end and when >= bounds.end):
-                self.stats.skip("outside window")
-                return None
+        if self.outside(bounds, parse_modified(stamp), stamp=stamp, native_id=native_id,
+                        field="gmd:dateStamp" if el.tag in ISO_ROOTS else "dct:modified"):
+            return None
         el.tail = None  # the whitespace after the element belongs to the page, not the record
         return RawRecord(source_id=self.source_id, native_id=native_id, fetched_at=fetched_at,
                          media_type="application/xml", payload=ET.tostring(el, encoding="unicode"),

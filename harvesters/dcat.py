@@ -45,8 +45,9 @@ import pyoxigraph as ox
 from pydantic import Field
 from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF, Namespace
 
-from harvesters.base import FatalSourceError, Harvester, HarvesterOptions, HarvestWindow, Mode, RawRecord, register
-from harvesters.http import HttpClient, HttpConfig, UnexpectedContentError
+from harvesters.base import (FatalSourceError, HarvestWindow, HttpOptions, Mode, RawRecord, now_iso, parse_utc,
+                             register)
+from harvesters.http import HttpHarvester, UnexpectedContentError
 from harvesters.paging import NextLinkPaginator
 
 log = logging.getLogger("citycat.harvesters.dcat")
@@ -224,13 +225,7 @@ def ntriples(triples: list[ox.Triple]) -> str:
 
 def parse_time(value: str | None) -> datetime | None:
     """A ``dct:modified`` lexical form → aware UTC datetime (naive and date-only values are UTC); None if unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_utc(value)
 
 
 def _with_param(url: str, name: str, value: str) -> str:
@@ -243,14 +238,14 @@ def _with_param(url: str, name: str, value: str) -> str:
 
 
 @register
-class DcatHarvester(Harvester):
+class DcatHarvester(HttpHarvester):
     """Harvest a DCAT catalogue served as RDF pages linked by Hydra."""
 
     kind = "dcat"
     cursor = "dct:modified"
     paging = "hydra-next-link"
 
-    class Options(HarvesterOptions):
+    class Options(HttpOptions):
         syntax: Literal["auto", "turtle", "rdf-xml", "json-ld", "n-triples"] = Field(
             "auto", description="RDF syntax of the pages; 'auto' = from the Content-Type, sniffing the body when "
                                 "the type is missing or generic.")
@@ -259,30 +254,12 @@ class DcatHarvester(Harvester):
                               "sent with the window start in incremental mode. Omitted = filter client-side only.")
         max_pages: int = Field(100_000, ge=1, description="Stop with an error after this many pages.")
         requests_per_second: float = Field(5, gt=0, le=100, description="Politeness limit for the feed's host.")
-        timeout: float = Field(60, gt=0, le=600, description="Read timeout per page, in seconds.")
         max_response_mb: int = Field(100, ge=1, le=2048, description="Largest accepted page body, in MiB.")
 
     options: Options
 
-    def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
-        """``http`` may be an :class:`HttpConfig` (e.g. fast retries in tests); the options apply on top."""
-        super().__init__(source_id, url, options, http)
-        self._client: HttpClient | None = None
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            opts = self.options
-            base = self.http if isinstance(self.http, HttpConfig) else HttpConfig()
-            self._client = HttpClient(base.with_(read_timeout=opts.timeout, requests_per_second=opts.requests_per_second,
-                                                 max_response_bytes=opts.max_response_mb * 1024 * 1024),
-                                      source_id=self.source_id)
-        return self._client
-
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
-        if mode == "replay":
-            raise self.error(FatalSourceError, "replay mode re-reads the raw archive; the source is not contacted")
-        bounds = None if mode == "full" or window.unbounded else window
+        bounds = self.bounds(window, mode)
         pager = NextLinkPaginator(self.url, source_id=self.source_id, max_pages=self.options.max_pages)
         seen: set[str] = set()
         try:
@@ -293,7 +270,7 @@ class DcatHarvester(Harvester):
                 yield from self._records_of(graph, bounds, seen, req.url or self.url)
             self.stats.complete_listing = mode == "full" and pager.done
         finally:
-            self.stats.requests = self._client.requests_sent if self._client else 0
+            self.count_requests()
 
     def _fetch(self, url: str, bounds: HarvestWindow | None, number: int) -> PageGraph:
         param = self.options.modified_since_param
@@ -314,7 +291,7 @@ class DcatHarvester(Harvester):
 
     def _records_of(self, graph: PageGraph, bounds: HarvestWindow | None, seen: set[str],
                     url: str) -> Iterator[RawRecord]:
-        fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        fetched_at = now_iso()
         record_mod = graph.record_modified()
         for node in graph.datasets():
             cbd = graph.description(node)
@@ -326,13 +303,11 @@ class DcatHarvester(Harvester):
             seen.add(native_id)
             modified = record_mod.get(node) or next(
                 (o.value.strip() for o in graph.objects(node, P_MODIFIED) if isinstance(o, ox.Literal)), None) or None
-            if bounds is not None:
-                when = parse_time(modified)
-                if when is None:
-                    log.info("%s: %s has no readable dct:modified (%r); kept", self.source_id, native_id, modified)
-                elif (bounds.start and when < bounds.start) or (bounds.end and when >= bounds.end):
-                    self.stats.skip("outside window")
-                    continue
+            when = parse_time(modified)
+            if bounds is not None and when is None:  # common in feeds, so info, not a warning per record
+                log.info("%s: %s has no readable dct:modified (%r); kept", self.source_id, native_id, modified)
+            if self.outside(bounds, when):
+                continue
             yield RawRecord(source_id=self.source_id, native_id=native_id, fetched_at=fetched_at,
                             media_type="application/n-triples", payload=nt, source_modified=modified)
 

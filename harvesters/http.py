@@ -13,6 +13,7 @@ already read under the size cap.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import threading
@@ -20,13 +21,13 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from harvesters.base import FatalSourceError, RetriableError
+from harvesters.base import FatalSourceError, Harvester, HarvesterOptions, HttpOptions, RetriableError
 
 log = logging.getLogger("citycat.http")
 
@@ -367,3 +368,57 @@ class HttpClient(requests.Session):
         raise UnexpectedContentError(self.redact(
             f"{resp.url} answered 200 with a body that is not JSON (starts {body[:40]!r})"),
             source_id=self.source_id)
+
+
+# --------------------------------------------------------------------------- one client per harvester
+
+
+def http_config(options: HttpOptions, base: HttpConfig | None = None) -> HttpConfig:
+    """The client settings for a source: ``base`` (defaults, or fast retries in tests) with its options on top."""
+    base = base or HttpConfig()
+    return base.with_(read_timeout=options.timeout, requests_per_second=options.requests_per_second,
+                      max_response_bytes=options.max_response_mb * 1024 * 1024,
+                      allow_redirect_hosts=base.allow_redirect_hosts | frozenset(options.allow_redirect_hosts))
+
+
+class HttpHarvester(Harvester):
+    """Base of the kinds that fetch over HTTP: one lazily built :class:`HttpClient` per harvester.
+
+    ``http`` (the constructor argument) may be an :class:`HttpConfig`: base settings such as fast
+    retries in tests, with the source's options applied on top. A kind that sends a key names the
+    option holding its environment variable in ``api_key_option``, and how the API wants it in
+    ``api_key_header``/``api_key_scheme``; the key is read when the first request is made, so a
+    missing variable fails the run that needs it, not the loading of sources.yaml.
+    """
+
+    Options: ClassVar[type[HarvesterOptions]] = HttpOptions
+    api_key_option: ClassVar[str | None] = None
+    api_key_header: ClassVar[str] = "Authorization"
+    api_key_scheme: ClassVar[str] = ""  # e.g. "Apikey " for OpenDataSoft
+
+    def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
+        super().__init__(source_id, url, options, http)
+        self._client: HttpClient | None = None
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            config = http_config(self.options, self.http if isinstance(self.http, HttpConfig) else None)
+            self._client = HttpClient(config, source_id=self.source_id, api_key=self._api_key(),
+                                      api_key_header=self.api_key_header)
+        return self._client
+
+    def _api_key(self) -> str | None:
+        name = self.api_key_option
+        variable = getattr(self.options, name, None) if name else None
+        if not variable:
+            return None
+        key = os.environ.get(variable)
+        if not key:
+            raise self.error(FatalSourceError, f"environment variable {variable} ({name}) is not set or empty",
+                             field=name)
+        return f"{self.api_key_scheme}{key}"
+
+    def count_requests(self) -> None:
+        """Copy the client's request count into the stats (call in a ``finally``: failed runs count too)."""
+        self.stats.requests = self._client.requests_sent if self._client else 0

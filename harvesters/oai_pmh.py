@@ -25,20 +25,18 @@ which the protocol forbids but pycsw requires.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Iterator, Literal
 
-import defusedxml
-from defusedxml.ElementTree import fromstring as safe_fromstring
 from pydantic import Field
 
-from harvesters.base import (FatalSourceError, Harvester, HarvesterOptions, HarvestWindow, Mode, RawRecord,
-                             SkippableRecordError, register)
-from harvesters.http import HttpClient, HttpConfig
+from harvesters.base import (FatalSourceError, HarvesterOptions, HarvestWindow, HttpOptions, Mode, RawRecord,
+                             SkippableRecordError, now_iso, parse_utc, register)
+from harvesters.decode import MalformedXmlError, NotXmlError, parse_xml
+from harvesters.http import HttpHarvester
 from harvesters.paging import TokenPaginator
 
 log = logging.getLogger("citycat.harvesters.oai_pmh")
@@ -88,16 +86,7 @@ class Repository:
 
 def parse_datestamp(value: str | None) -> datetime | None:
     """OAI datestamp (day or seconds; naive = UTC) → aware datetime; day datestamps are midnight UTC."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=timezone.utc)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_utc(value)
 
 
 def oai_window(window: HarvestWindow, granularity: str) -> tuple[str | None, str | None] | None:
@@ -123,14 +112,14 @@ def oai_window(window: HarvestWindow, granularity: str) -> tuple[str | None, str
 
 
 @register
-class OaiPmhHarvester(Harvester):
+class OaiPmhHarvester(HttpHarvester):
     """Harvest an OAI-PMH 2.0 repository with ListRecords."""
 
     kind = "oai-pmh"
     cursor = "datestamp"
     paging = "resumption-token"
 
-    class Options(HarvesterOptions):
+    class Options(HttpOptions):
         metadata_prefix: str = Field("oai_dc", min_length=1, description="OAI metadataPrefix to harvest: "
                                      "oai_dc, oai_datacite or datacite (the mappings citycat has).")
         set: str | None = Field(None, description="OAI setSpec to harvest (e.g. Zenodo 'openaire_data'); "
@@ -142,28 +131,13 @@ class OaiPmhHarvester(Harvester):
         check_formats: bool = Field(True, description="Ask ListMetadataFormats first and fail clearly when "
                                                       "metadata_prefix is not offered.")
         max_pages: int | None = Field(None, ge=1, description="Stop with an error after this many pages.")
-        requests_per_second: float = Field(2, gt=0, le=100, description="Politeness limit for this host.")
-        timeout: float = Field(60, gt=0, le=600, description="Read timeout per request, in seconds.")
-        max_response_mb: int = Field(50, ge=1, le=1024, description="Largest accepted response body, in MiB.")
 
     options: Options
 
     def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
-        """``http`` may be an :class:`HttpConfig` (base settings, e.g. fast retries in tests)."""
         super().__init__(source_id, url, options, http)
         self.base_url = url.split("?", 1)[0]
         self.repository = Repository()
-        self._client: HttpClient | None = None
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            o = self.options
-            base = self.http if isinstance(self.http, HttpConfig) else HttpConfig()
-            self._client = HttpClient(base.with_(read_timeout=o.timeout, requests_per_second=o.requests_per_second,
-                                                 max_response_bytes=o.max_response_mb * 1024 * 1024),
-                                      source_id=self.source_id)
-        return self._client
 
     # -- requests ------------------------------------------------------------------------
 
@@ -192,21 +166,13 @@ class OaiPmhHarvester(Harvester):
         return body
 
     def _parse(self, content: bytes, where: str, status: int) -> ET.Element | None:
-        head = content[:512].lstrip().lower()
-        if not head.startswith(b"<"):
-            if status != 200:
-                return None
-            raise self.error(FatalSourceError, f"{where} answered 200 with a body that is not XML "
-                                               f"(starts {content[:40]!r}): is this the OAI-PMH base URL?")
+        """The OAI-PMH root element; None when a non-200 answer has no OAI body (the status is the news)."""
         try:
-            root = safe_fromstring(content, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-        except defusedxml.DefusedXmlException as exc:
-            raise self.error(FatalSourceError, f"{where}: unsafe XML refused ({type(exc).__name__}: entity "
-                                               "declarations and external references are not processed)") from None
-        except ET.ParseError as exc:
+            root = parse_xml(content, where, hint="is this the OAI-PMH base URL?", source_id=self.source_id)
+        except (NotXmlError, MalformedXmlError):
             if status != 200:
                 return None
-            raise self.error(FatalSourceError, f"{where}: malformed or truncated XML ({exc})") from None
+            raise
         if root.tag != _O + "OAI-PMH":
             if status != 200:
                 return None
@@ -241,8 +207,7 @@ class OaiPmhHarvester(Harvester):
     # -- the harvest -----------------------------------------------------------------------
 
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
-        if mode == "replay":
-            raise self.error(FatalSourceError, "replay mode re-reads the raw archive; the source is not contacted")
+        bounds = self.bounds(window, mode)
         try:
             repo = self.identify()
             if self.options.check_formats:
@@ -250,10 +215,9 @@ class OaiPmhHarvester(Harvester):
             if repo.deleted_record in ("no", "transient") and mode != "full":
                 log.info("%s: deletedRecord=%s, so incremental harvests cannot see deletions; run full harvests "
                          "to withdraw removed records", self.source_id, repo.deleted_record)
-            bounds = None if mode == "full" or window.unbounded else window
             yield from self._list(bounds, mode)
         finally:
-            self.stats.requests = self._client.requests_sent if self._client else 0
+            self.count_requests()
 
     def _first_params(self, bounds: HarvestWindow | None) -> dict[str, str] | None:
         params = {"verb": "ListRecords", "metadataPrefix": self.options.metadata_prefix}
@@ -280,9 +244,7 @@ class OaiPmhHarvester(Harvester):
             return
         pager = TokenPaginator(source_id=self.source_id, max_pages=self.options.max_pages)
         seen: set[str] = set()
-        pages: dict[bytes, int] = {}
         last_cursor = -1
-        unusable = 0
         stated_size: int | None = None
         for req in pager:
             if req.token is None:
@@ -307,31 +269,13 @@ class OaiPmhHarvester(Harvester):
                                                    f"cursor {last_cursor}; the repository restarted the list")
             if cursor is not None and cursor.isdigit():
                 last_cursor = int(cursor)
-            ids = [_header_id(r) for r in recs]
-            fp = hashlib.blake2b("\x00".join(ids).encode("utf-8", "surrogatepass"), digest_size=16).digest()
-            if recs and fp in pages:
-                raise self.error(FatalSourceError, f"paging loop: page {req.number} holds exactly the records of "
-                                                   f"page {pages[fp]}; the repository ignores the resumption token")
-            pages[fp] = req.number
-            pager.feed(None if token == "0" else token)
-            fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            for n, rec in enumerate(recs):
-                try:
-                    record = self._record(rec, fetched_at, bounds, seen)
-                except SkippableRecordError as exc:
-                    unusable += 1
-                    self.stats.errors.append(f"{exc} (page {req.number}, record {n + 1})")
-                    log.warning("%s", exc)
-                    continue
-                if record is not None:
-                    yield record
-        if mode == "full":
-            listed = len(seen) + self.stats.skipped.get("duplicate", 0) + unusable
-            short = stated_size is not None and listed < stated_size
-            self.stats.complete_listing = pager.done and unusable == 0 and not short
-            if short:
-                log.warning("%s: listed %d records but the repository stated completeListSize=%d; withdrawals "
-                            "will not be computed", self.source_id, listed, stated_size)
+            # pycsw ends its lists with the literal token "0"
+            pager.feed(None if token == "0" else token, ids=[_header_id(r) for r in recs])
+            fetched_at = now_iso()
+            yield from self.page_records(req.number, recs, lambda x: self._record(x, fetched_at, bounds, seen))
+        if mode == "full":  # completeListSize is the count
+            listed = len(seen) + self.stats.skipped.get("duplicate", 0) + self.unusable
+            self.stats.complete_listing = self.fully_listed(pager.done, listed, stated_size, "records")
 
     def _record(self, rec: ET.Element, fetched_at: str, bounds: HarvestWindow | None,
                 seen: set[str]) -> RawRecord | None:
@@ -350,14 +294,8 @@ class OaiPmhHarvester(Harvester):
             self.stats.skip("duplicate")
             return None
         seen.add(native_id)
-        if bounds is not None:
-            when = parse_datestamp(stamp)
-            if when is None:
-                log.warning("%s", self.error(SkippableRecordError, f"unreadable datestamp {stamp!r}; kept",
-                                             native_id=native_id, field="datestamp"))
-            elif (bounds.start and when < bounds.start) or (bounds.end and when >= bounds.end):
-                self.stats.skip("outside window")
-                return None
+        if self.outside(bounds, parse_datestamp(stamp), stamp=stamp, native_id=native_id, field="datestamp"):
+            return None
         payload = _serialise(rec)
         return RawRecord(source_id=self.source_id, native_id=native_id, fetched_at=fetched_at,
                          media_type="application/xml", payload=payload, deleted=deleted,

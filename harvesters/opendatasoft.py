@@ -19,33 +19,26 @@ version recognisable by shape, so the mapping needs no option.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from harvesters.base import (FatalSourceError, Harvester, HarvesterOptions, HarvestWindow, Mode, RawRecord,
-                             SkippableRecordError, register)
-from harvesters.http import HttpClient, HttpConfig
+from harvesters.base import (ApiKeyOptions, EnvVarName, HarvesterOptions, HarvestWindow, Mode, RawRecord, now_iso,
+                             parse_utc, register)
+from harvesters.decode import require_list
+from harvesters.http import HttpHarvester
 from harvesters.paging import OffsetPaginator
 
 log = logging.getLogger("citycat.harvesters.opendatasoft")
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _API_SUFFIX = re.compile(r"/api(/explore/v2\.[01](/catalog(/datasets)?)?|/datasets/1\.0(/search)?)?/?$")
 
 
 def parse_ods_time(value: Any) -> datetime | None:
     """ODS ``modified`` (``2015-04-09T10:29:11+00:00``, sometimes date-only) → aware UTC datetime."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_utc(value)
 
 
 def odsql_window(window: HarvestWindow) -> str:
@@ -72,57 +65,30 @@ def modified_of(ds: dict[str, Any]) -> Any:
 
 
 @register
-class OpenDataSoftHarvester(Harvester):
+class OpenDataSoftHarvester(HttpHarvester):
     """Harvest an OpenDataSoft portal's catalog (Explore API v2.1, or v1 search)."""
 
     kind = "opendatasoft"
     cursor = "metas.default.modified"
     paging = "offset (limit/offset)"
+    api_key_option = "api_key_env"
+    api_key_scheme = "Apikey "  # ODS reads "Authorization: Apikey <key>"
 
-    class Options(HarvesterOptions):
+    class Options(ApiKeyOptions):
         api_version: Literal["v2.1", "v1"] = Field("v2.1", description="Explore API v2.1 catalog (default) or the "
                                                    "old v1 dataset search, for portals that only serve v1.")
         page_size: int = Field(100, ge=1, le=100, description="Datasets per page (ODS caps `limit` at 100).")
         where: str | None = Field(None, description="Extra ODSQL filter AND-ed to the v2.1 query, e.g. "
                                                     "\"publisher = 'Ville de Paris'\". Ignored by v1.")
-        api_key_env: str | None = Field(None, description="NAME of the environment variable holding an ODS API "
+        api_key_env: EnvVarName = Field(None, description="NAME of the environment variable holding an ODS API "
                                                           "key (sent as 'Authorization: Apikey <key>').")
-        requests_per_second: float = Field(2, gt=0, le=100, description="Politeness limit for this host.")
-        timeout: float = Field(60, gt=0, le=600, description="Read timeout per request, in seconds.")
-        max_response_mb: int = Field(50, ge=1, le=1024, description="Largest accepted response body, in MiB.")
-
-        @field_validator("api_key_env")
-        @classmethod
-        def _env_name(cls, value: str | None) -> str | None:
-            if value is not None and not _ENV_NAME.match(value):
-                raise ValueError("api_key_env must be the NAME of an environment variable, not the key itself")
-            return value
 
     options: Options
 
     def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
-        """``http`` may be an :class:`HttpConfig` (base settings, e.g. fast retries in tests)."""
         super().__init__(source_id, url, options, http)
         self.base = _API_SUFFIX.sub("", url.rstrip("/"))
         self.stated_total: int | None = None
-        self._client: HttpClient | None = None
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            opts = self.options
-            base = self.http if isinstance(self.http, HttpConfig) else HttpConfig()
-            config = base.with_(read_timeout=opts.timeout, requests_per_second=opts.requests_per_second,
-                                max_response_bytes=opts.max_response_mb * 1024 * 1024)
-            key = None
-            if opts.api_key_env:
-                key = os.environ.get(opts.api_key_env)
-                if not key:
-                    raise self.error(FatalSourceError, f"environment variable {opts.api_key_env} (api_key_env) "
-                                                       "is not set or empty", field="api_key_env")
-                key = f"Apikey {key}"
-            self._client = HttpClient(config, source_id=self.source_id, api_key=key)
-        return self._client
 
     @property
     def endpoint(self) -> str:
@@ -131,9 +97,7 @@ class OpenDataSoftHarvester(Harvester):
         return f"{self.base}/api/explore/v2.1/catalog/datasets"
 
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
-        if mode == "replay":
-            raise self.error(FatalSourceError, "replay mode re-reads the raw archive; the source is not contacted")
-        bounds = None if mode == "full" or window.unbounded else window
+        bounds = self.bounds(window, mode)
         v1 = self.options.api_version == "v1"
         # Short pages end the listing; totals only cross-check it (v1's nhits is known to lie).
         pager = OffsetPaginator(self.options.page_size, source_id=self.source_id)
@@ -145,13 +109,13 @@ class OpenDataSoftHarvester(Harvester):
                 ids = [_dataset_id(d) or repr(d)[:80] for d in items]
                 pager.feed(ids)
                 listed += len(items)
-                fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                fetched_at = now_iso()
                 for i, ds in enumerate(items):
                     record = self._record(ds, f"offset {(req.offset or 0) + i}", fetched_at, bounds, seen)
                     if record is not None:
                         yield record
         finally:
-            self.stats.requests = self._client.requests_sent if self._client else 0
+            self.count_requests()
         if self.stated_total is not None and self.stated_total != listed:
             log.warning("%s: the catalog stated %d datasets but served %d", self.source_id, self.stated_total, listed)
         self.stats.complete_listing = mode == "full" and pager.done and not self.stats.errors
@@ -167,17 +131,14 @@ class OpenDataSoftHarvester(Harvester):
                       **({"where": " AND ".join(where)} if where else {})}
             key = "results"
         doc = self.client.get_json(self.endpoint, params=params)
-        if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
-            keys = ", ".join(sorted(map(str, doc))[:8]) if isinstance(doc, dict) else type(doc).__name__
-            hint = ("set api_version: v1 if this portal only serves the v1 API" if not v1 else
-                    "is this an OpenDataSoft portal?")
-            raise self.error(FatalSourceError, f"{self.endpoint} answered without a '{key}' list ({keys}); {hint}",
-                             field=key)
+        items = require_list(doc, key, where=self.endpoint, source_id=self.source_id,
+                             hint="is this an OpenDataSoft portal?" if v1 else
+                             "set api_version: v1 if this portal only serves the v1 API")
         self.stats.pages += 1
         total = doc.get("nhits" if v1 else "total_count")
         if isinstance(total, int) and not isinstance(total, bool) and offset == 0:
             self.stated_total = total
-        return doc[key]
+        return items
 
     def _record(self, ds: Any, where: str, fetched_at: str, bounds: HarvestWindow | None, seen: set[str]
                 ) -> RawRecord | None:
@@ -192,19 +153,14 @@ class OpenDataSoftHarvester(Harvester):
         seen.add(native_id)
         modified = modified_of(ds)
         when = parse_ods_time(modified)
-        if bounds is not None and when is not None and (
-                (bounds.start and when < bounds.start) or (bounds.end and when >= bounds.end)):
-            self.stats.skip("outside window")
+        if self.outside(bounds, when):
             return None
         return RawRecord(source_id=self.source_id, native_id=native_id, fetched_at=fetched_at,
                          media_type="application/json", payload=ds,
                          source_modified=modified if when is not None else None)
 
     def _skip(self, message: str, native_id: str | None, field: str) -> None:
-        line = str(self.error(SkippableRecordError, message, native_id=native_id, field=field))
-        self.stats.skip(f"no {field}")
-        self.stats.errors.append(line)
-        log.warning("%s", line)
+        self.report(message, native_id=native_id, field=field, reason=f"no {field}")
 
 
 def _dataset_id(ds: Any) -> str | None:

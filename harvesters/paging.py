@@ -76,6 +76,23 @@ def _fingerprint(ids: Iterable[str]) -> bytes:
     return digest.digest()
 
 
+class _SeenPages:
+    """Which page first held each exact list of ids: a server that ignores the offset or token it was
+    sent answers with a page already seen, whatever the request said. Fingerprints, not id lists, are
+    kept, so a million-record listing costs a few bytes a page."""
+
+    def __init__(self) -> None:
+        self._first: dict[bytes, int] = {}
+
+    def earlier(self, ids: list[str], number: int) -> int | None:
+        """The number of an earlier page with exactly ``ids``; else remember them as page ``number``."""
+        fingerprint = _fingerprint(ids)
+        if fingerprint in self._first:
+            return self._first[fingerprint]
+        self._first[fingerprint] = number
+        return None
+
+
 class OffsetPaginator(Paginator):
     """``start``/``rows`` style paging (CKAN ``package_search``, ``package_list``).
 
@@ -96,7 +113,7 @@ class OffsetPaginator(Paginator):
         self.offset = start
         self.total: int | None = None
         self._seen_offsets: set[int] = set()
-        self._seen_pages: dict[bytes, int] = {}
+        self._seen_pages = _SeenPages()
 
     def _next_request(self) -> PageRequest:
         if self.offset in self._seen_offsets:
@@ -112,12 +129,10 @@ class OffsetPaginator(Paginator):
         if not ids:
             self.done = True
             return
-        fingerprint = _fingerprint(ids)
-        earlier = self._seen_pages.get(fingerprint)
+        earlier = self._seen_pages.earlier(ids, self.pages)
         if earlier is not None:
             raise self._loop(f"page {self.pages} (offset {self.offset}) returned exactly the same "
                              f"{len(ids)} records as page {earlier}; the portal ignores the offset")
-        self._seen_pages[fingerprint] = self.pages
         self.offset += len(ids)
         if total is not None:
             self.done = self.offset >= total
@@ -126,19 +141,31 @@ class OffsetPaginator(Paginator):
 
 
 class TokenPaginator(Paginator):
-    """Resumption-token paging (OAI-PMH): the first request has no token; an empty token ends it."""
+    """Resumption-token paging (OAI-PMH): the first request has no token; an empty token ends it.
+
+    A token seen before is a loop. So is a page that holds exactly the records of an earlier one
+    while handing back a fresh token (a server that ignores the token it is sent), which only the
+    page's ids reveal: pass them to :meth:`feed` where the protocol has them.
+    """
 
     def __init__(self, *, source_id: str | None = None, max_pages: int | None = None) -> None:
         super().__init__(source_id=source_id, max_pages=max_pages)
         self.token: str | None = None
         self._seen: set[str] = set()
+        self._seen_pages = _SeenPages()
 
     def _next_request(self) -> PageRequest:
         return PageRequest(number=self.pages, token=self.token)
 
-    def feed(self, next_token: str | None) -> None:
-        """Report the token the page handed back (``None``/empty when it was the last page)."""
+    def feed(self, next_token: str | None, ids: list[str] | None = None) -> None:
+        """Report the token the page handed back (``None``/empty when it was the last page) and,
+        optionally, the ids the page held."""
         self._fed()
+        if ids:
+            earlier = self._seen_pages.earlier(ids, self.pages)
+            if earlier is not None:
+                raise self._loop(f"page {self.pages} holds exactly the records of page {earlier}; "
+                                 "the server ignores the resumption token")
         token = (next_token or "").strip()
         if not token:
             self.done = True

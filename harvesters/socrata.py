@@ -27,22 +27,21 @@ Payload: the catalog entry exactly as served when there is nothing to add; other
 from __future__ import annotations
 
 import logging
-import os
 import re
 from datetime import datetime, timezone
 from typing import Any, Iterator, Literal
 from urllib.parse import quote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from harvesters.base import (FatalSourceError, Harvester, HarvesterOptions, HarvestWindow, Mode, RawRecord,
-                             SkippableRecordError, register)
-from harvesters.http import HttpClient, HttpConfig
+from harvesters.base import (EnvVarName, FatalSourceError, HarvesterOptions, HarvestWindow, HttpOptions, Mode,
+                             RawRecord, SkippableRecordError, now_iso, parse_utc, register)
+from harvesters.decode import require_list
+from harvesters.http import HttpHarvester
 from harvesters.paging import OffsetPaginator, TokenPaginator
 
 log = logging.getLogger("citycat.harvesters.socrata")
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FOUR_BY_FOUR = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 DERIVED_TYPES = ["chart", "map", "filter", "datalens", "datalens_chart", "datalens_map", "visualization", "calendar"]
 
@@ -56,22 +55,22 @@ def parse_socrata_time(value: Any) -> datetime | None:
             return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
         except (OverflowError, OSError, ValueError):
             return None
-    try:
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_utc(str(value))
 
 
 @register
-class SocrataHarvester(Harvester):
+class SocrataHarvester(HttpHarvester):
     """Harvest one Socrata domain through the Discovery API (``/api/catalog/v1``)."""
 
     kind = "socrata"
     cursor = "resource.updatedAt"
     paging = "offset (limit/offset) or scroll_id"
+    # Socrata identifies apps, not users, by a token in its own header; a wrong key name here
+    # would be sent as Authorization and ignored, hence an option of its own.
+    api_key_option = "app_token_env"
+    api_key_header = "X-App-Token"
 
-    class Options(HarvesterOptions):
+    class Options(HttpOptions):
         domain: str | None = Field(None, description="Socrata domain to list (the `domains` filter); default: "
                                                      "the host of the source url, e.g. data.seattle.gov.")
         catalog_url: str | None = Field(None, description="Discovery API endpoint; default <url>/api/catalog/v1 "
@@ -91,70 +90,38 @@ class SocrataHarvester(Harvester):
                                          description="resource.type values harvested as datasets.")
         derived_types: list[str] = Field(DERIVED_TYPES, description="resource.type values that are derived "
                                          "views: attached to their parent as visualisation distributions.")
-        app_token_env: str | None = Field(None, description="NAME of the environment variable holding a "
+        app_token_env: EnvVarName = Field(None, description="NAME of the environment variable holding a "
                                                             "Socrata app token (sent as X-App-Token).")
-        requests_per_second: float = Field(2, gt=0, le=100, description="Politeness limit for this host.")
-        timeout: float = Field(60, gt=0, le=600, description="Read timeout per request, in seconds.")
-        max_response_mb: int = Field(50, ge=1, le=1024, description="Largest accepted response body, in MiB.")
-
-        @field_validator("app_token_env")
-        @classmethod
-        def _env_name(cls, value: str | None) -> str | None:
-            if value is not None and not _ENV_NAME.match(value):
-                raise ValueError("app_token_env must be the NAME of an environment variable, not the token itself")
-            return value
 
     options: Options
 
     def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
-        """``http`` may be an :class:`HttpConfig` (base settings, e.g. fast retries in tests)."""
         super().__init__(source_id, url, options, http)
         self.base = url.rstrip("/")
         self.domain = self.options.domain or urlsplit(url).hostname or ""
         self.catalog_url = self.options.catalog_url or f"{self.base}/api/catalog/v1"
         self.derived_attached = 0
-        self._client: HttpClient | None = None
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            opts = self.options
-            base = self.http if isinstance(self.http, HttpConfig) else HttpConfig()
-            config = base.with_(read_timeout=opts.timeout, requests_per_second=opts.requests_per_second,
-                                max_response_bytes=opts.max_response_mb * 1024 * 1024)
-            token = None
-            if opts.app_token_env:
-                token = os.environ.get(opts.app_token_env)
-                if not token:
-                    raise self.error(FatalSourceError, f"environment variable {opts.app_token_env} (app_token_env) "
-                                                       "is not set or empty", field="app_token_env")
-            self._client = HttpClient(config, source_id=self.source_id, api_key=token, api_key_header="X-App-Token")
-        return self._client
 
     # -- the harvest -------------------------------------------------------------------
 
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
-        if mode == "replay":
-            raise self.error(FatalSourceError, "replay mode re-reads the raw archive; the source is not contacted")
-        bounds = None if mode == "full" or window.unbounded else window
+        bounds = self.bounds(window, mode)
         try:
             entries, listed_all = self._listing()
             yield from self._records(entries, bounds)
         finally:
-            self.stats.requests = self._client.requests_sent if self._client else 0
+            self.count_requests()
         self.stats.complete_listing = mode == "full" and listed_all
 
     def _page(self, params: dict[str, Any]) -> tuple[list[Any], int | None]:
         params = {"domains": self.domain, **({"only": ",".join(self.options.only)} if self.options.only else {}),
                   **params}
         doc = self.client.get_json(self.catalog_url, params=params)
-        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
-            keys = ", ".join(sorted(map(str, doc))[:8]) if isinstance(doc, dict) else type(doc).__name__
-            raise self.error(FatalSourceError, f"{self.catalog_url} answered without a 'results' list ({keys}); is "
-                                               "this the Socrata Discovery API (/api/catalog/v1)?", field="results")
+        results = require_list(doc, "results", where=self.catalog_url, source_id=self.source_id,
+                               hint="is this the Socrata Discovery API (/api/catalog/v1)?")
         self.stats.pages += 1
         total = doc.get("resultSetSize")
-        return doc["results"], total if isinstance(total, int) and not isinstance(total, bool) else None
+        return results, total if isinstance(total, int) and not isinstance(total, bool) else None
 
     def _listing(self) -> tuple[list[dict[str, Any]], bool]:
         """Every catalog entry, in listing order, and whether the listing is known to be complete."""
@@ -180,10 +147,7 @@ class SocrataHarvester(Harvester):
                 pager.feed([_entry_id(e) or repr(e)[:80] for e in page], total=total)
                 entries.extend(page)
             done = pager.done
-        complete = done and (total is None or len(entries) >= total)
-        if not complete:
-            log.warning("%s: listed %d catalog entries but the API counted %s; withdrawals will not be computed",
-                        self.source_id, len(entries), total)
+        complete = self.fully_listed(done, len(entries), total, "catalog entries")  # resultSetSize is the count
         return [e for e in entries if self._usable(e)], complete and not self.stats.errors
 
     def _usable(self, entry: Any) -> bool:
@@ -220,15 +184,14 @@ class SocrataHarvester(Harvester):
                 continue
             children.setdefault(parents[0], []).append(d)
             self.derived_attached += 1
-        fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        fetched_at = now_iso()
         for native_id, entry in datasets.items():
             kids = sorted(children.get(native_id, []), key=_entry_id)  # stable whatever the listing order
             stamps = [s for s in (parse_socrata_time(x["resource"].get("updatedAt")) for x in [entry, *kids]) if s]
             latest = max(stamps) if stamps else None
-            if bounds is not None and latest is not None and not any(
-                    (bounds.start is None or s >= bounds.start) and (bounds.end is None or s < bounds.end)
-                    for s in stamps):
-                self.stats.skip("outside window")
+            # In the window when the dataset or any of its derived views changed in it.
+            changed = next((s for s in stamps if bounds is None or bounds.contains(s)), latest)
+            if self.outside(bounds, changed):
                 continue
             payload: Any = entry
             view = self._view(native_id) if opts.fetch_views else None
@@ -255,10 +218,7 @@ class SocrataHarvester(Harvester):
         return view if isinstance(view, dict) else None
 
     def _report(self, message: str, native_id: str | None, field: str) -> None:
-        line = str(self.error(SkippableRecordError, message, native_id=native_id, field=field))
-        self.stats.skip(f"no {field}")
-        self.stats.errors.append(line)
-        log.warning("%s", line)
+        self.report(message, native_id=native_id, field=field, reason=f"no {field}")
 
 
 def _entry_id(entry: Any) -> str | None:

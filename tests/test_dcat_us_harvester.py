@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,6 +18,7 @@ import rdflib
 from rdflib.namespace import DCAT, RDF
 
 import harvesters
+from citycat.localserver import Fault, LocalServer, Reply, Request
 from conftest_portal import fast_http, sleeps  # noqa: F401
 from harvesters.base import FatalSourceError, HarvestWindow
 from harvesters.dcat_us import DcatUsHarvester, parse_modified
@@ -33,70 +32,26 @@ FULL = HarvestWindow()
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
 
 
-class DataJsonServer:
-    """Serves documents by path on 127.0.0.1; ``faults`` is a queue of (kind, times) consumed per request."""
+class DataJsonServer(LocalServer):
+    """Serves documents by path on 127.0.0.1 (the shared fixture server); ``loop`` and ``offsite`` redirect
+    to the same URL and to the same server under another host name."""
+
+    maintenance_page = b"<html><title>Site maintenance</title></html>"
 
     def __init__(self, docs: dict[str, Any]) -> None:
         self.docs = {p: (d if isinstance(d, bytes) else json.dumps(d).encode("utf-8")) for p, d in docs.items()}
-        self.faults: list[list[Any]] = []
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                fault = server._take()
-                body = server.docs.get(self.path)
-                if fault == "status":
-                    return self._send(500, b'{"error": "internal"}')
-                if fault == "loop":
-                    return self._send(302, b"", {"Location": self.path})
-                if fault == "offsite":
-                    return self._send(302, b"", {"Location": f"http://localhost:{server.port}{self.path}"})
-                if body is None:
-                    return self._send(404, b'{"error": "not found"}')
-                if fault == "html200":
-                    return self._send(200, b"<html><title>Site maintenance</title></html>", ctype="text/html")
-                self._send(200, body, cut=len(body) // 2 if fault == "truncate" else None)
-
-            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
-                      ctype: str = "application/json", cut: int | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                if cut is not None:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                self.wfile.write(body if cut is None else body[:cut])
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def _take(self) -> str | None:
-        for f in self.faults:
-            if f[1] != 0:
-                f[1] -= 1
-                return f[0]
-        return None
+        super().__init__()
+        self.base = self.url
 
     def inject(self, kind: str, times: int = 1) -> None:
-        self.faults.append([kind, times])
+        if kind in ("loop", "offsite"):
+            location = f"http://localhost:{self.port}" if kind == "offsite" else ""
+            return super().inject("redirect", times, location=location)
+        super().inject(kind, times)
 
-    def __enter__(self) -> "DataJsonServer":
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def answer(self, request: Request, fault: Fault | None) -> Reply:
+        body = self.docs.get(request.target)
+        return Reply(404, b'{"error": "not found"}') if body is None else Reply(200, body)
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ from __future__ import annotations
 import codecs
 import io
 import re
-import threading
 import zipfile
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,6 +21,7 @@ from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS
 
 import harvesters
+from citycat.localserver import Fault, LocalServer, Reply, Request
 from conftest_portal import fast_http, sleeps  # noqa: F401
 from harvesters.base import FatalSourceError, HarvestWindow
 from harvesters.http import TruncatedResponseError
@@ -332,63 +331,22 @@ def test_cut_off_xlsx_and_legacy_xls_are_clear_errors(tmp_path):
 # --------------------------------------------------------------------------- over HTTP
 
 
-class RegisterServer:
-    """Serves files by path on 127.0.0.1; ``faults`` is a queue of [kind, times] consumed per request."""
+class RegisterServer(LocalServer):
+    """Serves files by path on 127.0.0.1 (the shared fixture server); ``loop`` redirects to the same URL."""
+
+    maintenance_page = b"<!DOCTYPE html><html><title>Sign in</title></html>"
 
     def __init__(self, files: dict[str, tuple[bytes, str]]) -> None:
         self.files = files
-        self.faults: list[list[Any]] = []
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                fault = next((f for f in server.faults if f[1] != 0), None)
-                if fault:
-                    fault[1] -= 1
-                kind = fault[0] if fault else None
-                if kind == "status":
-                    return self._send(500, b"internal error", "text/plain")
-                if kind == "loop":
-                    return self._send(302, b"", "text/plain", {"Location": self.path})
-                if kind == "html200":
-                    return self._send(200, b"<!DOCTYPE html><html><title>Sign in</title></html>", "text/html")
-                body, ctype = server.files.get(self.path, (None, ""))
-                if body is None:
-                    return self._send(404, b"not found", "text/plain")
-                self._send(200, body, ctype, cut=len(body) // 2 if kind == "truncate" else None)
-
-            def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None,
-                      cut: int | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                if cut is not None:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                self.wfile.write(body if cut is None else body[:cut])
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__()
+        self.base = self.url
 
     def inject(self, kind: str, times: int = 1) -> None:
-        self.faults.append([kind, times])
+        super().inject("redirect" if kind == "loop" else kind, times)
 
-    def __enter__(self) -> "RegisterServer":
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def answer(self, request: Request, fault: Fault | None) -> Reply:
+        body, ctype = self.files.get(request.target, (None, ""))
+        return Reply(404, b"not found", "text/plain") if body is None else Reply(200, body, ctype)
 
 
 @pytest.fixture

@@ -19,29 +19,27 @@ Decisions worth knowing (docs/mapping-ckan.md has the full table, checked agains
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
 from rdflib import URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
 
 from transforms import vocab
+from transforms.agents import institution, named_agent
 from transforms.base import Mapped, MappingError, SourceContext
 from transforms.ckan_fields import (contact_point, dataset_dates, extras_of, field, json_in_string, landing_page,
                                     resolve_licence, spatial, temporal)
-from transforms.common import Out, date_of, text
+from transforms.common import Out, dataset_row, date_of, description, keywords_and_themes, link_licence, text
 from transforms.ckan_resources import distributions
-from transforms.rdf import DCAT_VERSION, PROV, plain_literal, terms
-from transforms.row import empty_row
-from transforms.text import DEFAULT_MAX_CHARS, clean_line, to_plain_text
-from transforms.uris import fragment, is_http_url
+from transforms.rdf import DCAT_VERSION, plain_literal, terms
+from transforms.records import MISSING, catalog_record
+from transforms.text import DEFAULT_MAX_CHARS, clean_line
+from transforms.uris import is_http_url
 
 # Cached term access on the hot path (transforms.rdf.terms): the same URIs as rdflib's namespaces.
-DCAT, DCTERMS, FOAF, PROV, RDF, RDFS = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, PROV, RDF, RDFS))
+DCAT, DCTERMS, FOAF, RDF = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF))
 
-DCAT_AP_3 = URIRef("https://semiceu.github.io/DCAT-AP/releases/3.0.1/")
-DISTRIBUTOR = URIRef("http://inspire.ec.europa.eu/metadata-codelist/ResponsibilityRole/distributor")
 MAX_DESCRIPTION_CHARS = DEFAULT_MAX_CHARS
 
 # CKAN field → property paths from the dataset node ("^p" = inverse step, "@id" = the node itself).
@@ -159,51 +157,28 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
     if uri_extra and not is_http_url(uri_extra):
         out.warn("extras.uri", f"not an absolute http(s) IRI {uri_extra[:120]!r}; minted URI used")
     ds = URIRef(uri_extra) if uri_extra and is_http_url(uri_extra) else URIRef(base)
-    row = empty_row()
-    row.update(uri=str(ds), source_id=ctx.source_id, native_id=native_id, title=title,
-               institution=ctx.institution.name)
-
-    out.add(ds, RDF.type, DCAT.Dataset)
-    out.add(ds, DCTERMS.title, plain_literal(title))
+    identifier = text(pkg.get("id")) or native_id
+    row = dataset_row(ctx, ds, native_id, identifier, title, out)
     if not clean_line(pkg.get("title")):
         out.warn("title", "empty; the package name is used")
-    desc = to_plain_text(pkg.get("notes"), MAX_DESCRIPTION_CHARS)
-    if desc.text:
-        out.add(ds, DCTERMS.description, plain_literal(desc.text))
-        row["description"] = desc.text
-        if desc.truncated:
-            out.warn("notes", f"{desc.original_length} characters cut to {MAX_DESCRIPTION_CHARS}")
-    else:
-        out.warn("notes", "no description (dct:description is mandatory in DCAT-AP)")
+    description(ds, row, pkg.get("notes"), "notes", out)
 
-    identifier = text(pkg.get("id")) or native_id
-    row["identifier"] = identifier
-    out.add(ds, DCTERMS.identifier, plain_literal(identifier))
     for k in ("guid", "identifier"):
         if (v := text(ex.get(k))) is not None and v != identifier:
             out.add(ds, DCTERMS.identifier, plain_literal(v))
     if (v := text(pkg.get("version"))) is not None:
         out.add(ds, DCAT_VERSION, plain_literal(v))
 
-    row["keywords"] = _keywords(pkg)
-    for kw in row["keywords"]:
-        out.add(ds, DCAT.keyword, plain_literal(kw))
-    themes = _themes(pkg, ex, out)
-    for uri in themes:
-        out.concept(ds, DCAT.theme, uri)
-    row["themes"] = [u.rsplit("/", 1)[-1] for u in themes]
+    keywords_and_themes(ds, row, _keywords(pkg), _themes(pkg, ex, out), out)
 
     org = pkg.get("organization")
     org_name = clean_line(org.get("title") or org.get("name")) if isinstance(org, dict) else ""
     if org_name:
-        pub = fragment(base, "publisher")
-        out.add(ds, DCTERMS.publisher, pub)
-        out.add(pub, RDF.type, FOAF.Agent)
-        out.add(pub, FOAF.name, plain_literal(org_name))
+        named_agent(base, ds, DCTERMS.publisher, "publisher", org_name, out)
         row["publisher"] = org_name
     else:
         out.warn("organization", "none; dataset has no dct:publisher")
-    _institution(ctx, base, ds, out)
+    institution(ctx, base, ds, out)
     row["contact_name"], row["contact_email"] = contact_point(pkg, ex, base, ds, out)
 
     licence, label = resolve_licence(pkg, ex, out)
@@ -213,12 +188,7 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
         row["licence_open"] = licence.open
     if licence_uri:
         row["licence_uri"] = licence_uri
-        if licence_uri.startswith(vocab.EU):
-            out.concept(ds, DCTERMS.license, licence_uri)
-        else:
-            lic_ref = URIRef(licence_uri)
-            out.add(ds, DCTERMS.license, lic_ref)
-            out.add(lic_ref, RDF.type, DCTERMS.LicenseDocument)
+        link_licence(ds, licence_uri, True, out)
 
     access = vocab.access_right("NON_PUBLIC" if pkg.get("private") is True else "PUBLIC")
     out.concept(ds, DCTERMS.accessRights, access)
@@ -257,58 +227,22 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
         out.add(landing_ref, RDF.type, FOAF.Document)
         row["landing_page"] = landing
 
-    dists = distributions(pkg, base, ds, landing, licence_uri, out)
-    row.update(formats=dists.formats, media_types=dists.media_types, access_urls=dists.access_urls,
-               download_urls=dists.download_urls, distribution_count=dists.count,
-               offer=sorted(dists.offer) if dists.offer else ["request-only"])
+    row.update(distributions(pkg, base, ds, landing, licence_uri, out).columns())
 
     source_modified = getattr(record, "source_modified", None) or pkg.get("metadata_modified")
     _catalog_record(ctx, pkg, ex, base, ds, identifier, source_modified, out)
     return Mapped(uri=str(ds), native_id=native_id, triples=out.triples, row=row, warnings=out.warnings)
 
 
-def _institution(ctx: SourceContext, base: str, ds: URIRef, out: Out) -> None:
-    inst = ctx.institution
-    agent = _institution_node(ctx)
-    att = fragment(base, "attribution-institution")
-    out.add(ds, PROV.qualifiedAttribution, att)
-    out.add(att, RDF.type, PROV.Attribution)
-    out.add(att, PROV.agent, agent)
-    out.add(att, DCAT.hadRole, DISTRIBUTOR)
-    out.add(DISTRIBUTOR, RDF.type, DCAT.Role)
-    out.add(agent, RDF.type, FOAF.Agent)
-    out.add(agent, FOAF.name, plain_literal(inst.name))
-
-
-@lru_cache(maxsize=64)
-def _institution_node(ctx: SourceContext) -> URIRef:
-    """The institution's node, built once per source rather than once per dataset."""
-    inst = ctx.institution
-    return URIRef(inst.uri) if inst.uri and is_http_url(inst.uri) else ctx.mint("institution")
-
-
 def _catalog_record(ctx: SourceContext, pkg: dict[str, Any], ex: dict[str, Any], base: str, ds: URIRef,
                     identifier: str, source_modified: Any, out: Out) -> None:
-    rec = fragment(base, "record")
-    out.add(rec, RDF.type, DCAT.CatalogRecord)
-    out.add(rec, FOAF.primaryTopic, ds)
-    out.add(rec, DCTERMS.identifier, plain_literal(identifier))
-    out.add(rec, DCTERMS.conformsTo, DCAT_AP_3)
-    out.add(DCAT_AP_3, RDF.type, DCTERMS.Standard)
+    """``#record`` dated by ``metadata_modified``; its ``#source-record`` points at the portal's package_show."""
     mod = date_of("metadata_modified", source_modified, out)
-    if mod:
-        out.add(rec, DCTERMS.modified, mod.literal)
-    else:
-        out.warn("metadata_modified", "missing: the catalogue record has no dct:modified (mandatory)")
-    if (lang_f := field(pkg, ex, "metadata-language")) and (lang := vocab.language(lang_f[1])):
-        out.concept(rec, DCTERMS.language, lang)
-    if mod:
-        src = fragment(base, "source-record")
-        out.add(rec, DCTERMS.source, src)
-        out.add(src, RDF.type, DCAT.CatalogRecord)
-        out.add(src, FOAF.primaryTopic, ds)
-        out.add(src, DCTERMS.identifier, plain_literal(identifier))
-        out.add(src, DCTERMS.modified, mod.literal)
-        if is_http_url(ctx.source_url):
-            api = f"{ctx.source_url.rstrip('/')}/api/3/action/package_show?id={quote(identifier, safe='-._~')}"
-            out.add(src, RDFS.seeAlso, URIRef(api))
+    lang_f = field(pkg, ex, "metadata-language")
+    api = (f"{ctx.source_url.rstrip('/')}/api/3/action/package_show?id={quote(identifier, safe='-._~')}"
+           if is_http_url(ctx.source_url) else None)
+    catalog_record(base, ds, identifier, mod, out, missing=("metadata_modified", MISSING),
+                   language=vocab.language(lang_f[1]) if lang_f else None, source=True, see_also=api)
+
+
+__all__ = ["FIELD_MAP", "map_package"]

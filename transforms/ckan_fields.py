@@ -15,7 +15,8 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, SKOS
 
 from transforms import vocab
-from transforms.common import Out, byte_size, date_of, text
+from transforms.agents import contact_point as contact_point_node
+from transforms.common import Out, bbox_literal, byte_size, date_of, period, text
 from transforms.dates import ParsedDate
 from transforms.rdf import GSP, LOCN, VCARD, plain_literal, terms
 from transforms.text import clean_line
@@ -129,13 +130,7 @@ def contact_point(pkg: dict[str, Any], ex: dict[str, Any], base: str, dataset: U
         break
     if not name and not email:
         return None, None
-    node = fragment(base, "contact")
-    out.add(dataset, DCAT.contactPoint, node)
-    out.add(node, RDF.type, VCARD.Kind)
-    if name:
-        out.add(node, VCARD.fn, plain_literal(name))
-    if email:
-        out.add(node, VCARD.hasEmail, URIRef("mailto:" + email))
+    contact_point_node(base, dataset, out, name, email)
     return name or None, email
 
 
@@ -216,8 +211,7 @@ def spatial(pkg: dict[str, Any], ex: dict[str, Any], base: str, dataset: URIRef,
     box = _bbox(ex)
     if box:
         w, s, e, n = box
-        wkt = f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))"
-        out.add(loc, DCAT.bbox, Literal(wkt, datatype=GSP.wktLiteral))
+        out.add(loc, DCAT.bbox, bbox_literal(w, s, e, n))
         used = True
     label_f = field(pkg, ex, "spatial_text")
     if label_f:
@@ -244,18 +238,9 @@ def temporal(pkg: dict[str, Any], ex: dict[str, Any], base: str, dataset: URIRef
         f = field(pkg, ex, *keys)
         ends.append(date_of(f[0], f[1], out) if f else None)
     start, end = ends
-    if not start and not end:
-        return None, None
-    node = fragment(base, "temporal")
-    out.add(dataset, DCTERMS.temporal, node)
-    out.add(node, RDF.type, DCTERMS.PeriodOfTime)
-    if start:
-        out.add(node, DCAT.startDate, start.literal)
-    if end:
-        out.add(node, DCAT.endDate, end.literal)
     if start and end and start.iso and end.iso and end.iso[:10] < start.iso[:10]:
         out.warn("temporal_end", f"end {end.iso} is before start {start.iso}")
-    return (start.iso if start else None), (end.iso if end else None)
+    return period(base, dataset, start, end, out)
 
 
 def landing_page(pkg: dict[str, Any], source_url: str, out: Out) -> str | None:

@@ -8,7 +8,6 @@ is not a download. Everything is one pass over the resources, so 10,000 resource
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from rdflib import Literal, URIRef
@@ -16,25 +15,15 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 
 from transforms import vocab
 from transforms.common import SERVICE_WORDS, Out, byte_size, date_of, looks_like_file, offer_of, text
+from transforms.distributions import Distributions
 from transforms.text import clean_line, to_plain_text
 from transforms.rdf import plain_literal, terms
-from transforms.uris import clean_url, fragment
+from transforms.uris import clean_url
 
 # Cached term access on the hot path (transforms.rdf.terms): the same URIs as rdflib's namespaces.
 DCAT, DCTERMS, RDF, XSD = (terms(ns) for ns in (DCAT, DCTERMS, RDF, XSD))
 
 RESOURCE_DESCRIPTION_MAX = 5_000
-
-@dataclass
-class Distributions:
-    """What the flat row needs from the distributions."""
-
-    formats: list[str] = field(default_factory=list)
-    media_types: list[str] = field(default_factory=list)
-    access_urls: list[str] = field(default_factory=list)
-    download_urls: list[str] = field(default_factory=list)
-    offer: set[str] = field(default_factory=set)
-    count: int = 0
 
 
 def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str | None,
@@ -46,8 +35,6 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
     if not isinstance(res, list):
         out.warn("resources", f"expected a list, got {type(res).__name__}")
         return result
-    formats: dict[str, None] = {}
-    media: dict[str, None] = {}
     licence_ref = URIRef(licence_uri) if licence_uri else None  # one node for every distribution
     seen_ids: set[str] = set()
     for i, r in enumerate(res):
@@ -61,10 +48,7 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
         if rid in seen_ids:
             rid = f"{rid}-{i}"
         seen_ids.add(rid)
-        node = fragment(base, f"distribution-{rid}")
-        out.add(dataset, DCAT.distribution, node)
-        out.add(node, RDF.type, DCAT.Distribution)
-        result.count += 1
+        node = result.node(base, dataset, f"distribution-{rid}", out)
 
         raw_url = text(r.get("url"))
         url = clean_url(raw_url) if raw_url else None
@@ -92,16 +76,14 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
         if fmt_raw and ft is None and fmt_raw.lower() not in SERVICE_WORDS:
             out.warn(f"{where}.format", f"{fmt_raw[:60]!r} has no EU file type")
         if ft is not None:
-            out.concept(node, DCTERMS.format, ft.uri)
-            formats.setdefault(ft.code)
+            result.add_format(node, ft, out)
         mt_uri = vocab.media_type_uri(mt_raw) if mt_raw else None
         if mt_raw and mt_uri is None:
             out.warn(f"{where}.mimetype", f"{mt_raw[:60]!r} is not an IANA media type")
         if mt_uri is None and ft is not None and ft.media_type:
             mt_uri = vocab.media_type_uri(ft.media_type)
         if mt_uri:
-            out.concept(node, DCAT.mediaType, mt_uri)
-            media.setdefault(mt_uri.rsplit("media-types/", 1)[-1])
+            result.add_media_type(node, mt_uri, out)
 
         url_type = (text(r.get("url_type")) or "").lower()
         download = bool(url) and looks_like_file(url, ft, url_ft, url_type)
@@ -133,6 +115,4 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
         modified = r.get("last_modified") or r.get("metadata_modified")
         if (d := date_of(f"{where}.last_modified", modified, out)):
             out.add(node, DCTERMS.modified, d.literal)
-    result.formats = sorted(formats)
-    result.media_types = sorted(media)
     return result

@@ -1,5 +1,6 @@
 """Helpers every mapping module shares: the triple collector, absent-value and date handling,
-byte sizes, and the rules for how a distribution is offered (download / api / visualisation).
+byte sizes, the rules for how a distribution is offered (download / api / visualisation), and the
+small dataset-level builders (description, keywords and themes, licence link, period, bounding box).
 
 They live here, not in one kind's module, so that every source kind classifies and cleans the
 same way and the audit report compares like with like across institutions.
@@ -8,14 +9,23 @@ same way and the audit report compares like with like across institutions.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from rdflib import URIRef
+from rdflib import Literal, URIRef
+from rdflib.namespace import DCAT, DCTERMS, RDF
 
 from transforms import vocab
-from transforms.base import Triple
+from transforms.base import SourceContext, Triple
 from transforms.dates import ParsedDate, parse_date
+from transforms.rdf import GSP, plain_literal, terms
+from transforms.row import empty_row
+from transforms.text import DEFAULT_MAX_CHARS, to_plain_text
+from transforms.uris import fragment
+
+DCAT, DCTERMS, RDF = (terms(ns) for ns in (DCAT, DCTERMS, RDF))
+NO_DESCRIPTION = "no description (dct:description is mandatory in DCAT-AP)"
 
 
 class Out:
@@ -119,3 +129,92 @@ def looks_like_file(url: str, ft: vocab.FileType | None, url_ft: vocab.FileType 
     if _API_URL.search(url) or _VIS_URL.search(url):
         return False
     return ft is not None and ft.kind == "file" and "?" not in url and not path.endswith("/")
+
+
+# ----------------------------------------------------------------------------- dataset-level builders
+
+
+def dataset_row(ctx: SourceContext, node: URIRef, native_id: str, identifier: str, title: str, out: Out
+                ) -> dict[str, Any]:
+    """The ``dcat:Dataset`` with its title and identifier, and a flat row with the identity columns filled."""
+    row = empty_row()
+    row.update(uri=str(node), identifier=identifier, source_id=ctx.source_id, native_id=native_id, title=title,
+               institution=ctx.institution.name)
+    out.add(node, RDF.type, DCAT.Dataset)
+    out.add(node, DCTERMS.title, plain_literal(title))
+    out.add(node, DCTERMS.identifier, plain_literal(identifier))
+    return row
+
+
+DateChoice = tuple[URIRef, Iterable[tuple[str, Any]], str | None]  # property, (field, value) candidates, row column
+
+
+def first_dates(ds: URIRef, row: dict[str, Any], choices: Iterable[DateChoice], out: Out) -> None:
+    """For each (property, candidate (field, value) pairs, row column): the first candidate that parses as a
+    date; the ones before it are warned about by :func:`date_of`."""
+    for prop, candidates, column in choices:
+        for name, value in candidates:
+            parsed = date_of(name, value, out)
+            if parsed:
+                out.add(ds, prop, parsed.literal)
+                if column:
+                    row[column] = parsed.iso
+                break
+
+
+def description(ds: URIRef, row: dict[str, Any], value: Any, field: str, out: Out, *,
+                missing: str | None = NO_DESCRIPTION, note_cut: bool = True) -> None:
+    """``dct:description`` as plain text (HTML and markup removed, cut at ``DEFAULT_MAX_CHARS``) and the row's
+    ``description``; ``missing`` is warned when there is none, a cut is warned when ``note_cut``."""
+    desc = to_plain_text(value, DEFAULT_MAX_CHARS)
+    if desc.text:
+        out.add(ds, DCTERMS.description, plain_literal(desc.text))
+        row["description"] = desc.text
+        if note_cut and desc.truncated:
+            out.warn(field, f"{desc.original_length} characters cut to {DEFAULT_MAX_CHARS}")
+    elif missing:
+        out.warn(field, missing)
+
+
+def keywords_and_themes(ds: URIRef, row: dict[str, Any], keywords: Iterable[str], themes: Iterable[str],
+                        out: Out) -> None:
+    """``dcat:keyword`` literals and EU data-theme concepts, and the row's ``keywords`` and ``themes`` (codes)."""
+    row["keywords"] = list(keywords)
+    for kw in row["keywords"]:
+        out.add(ds, DCAT.keyword, plain_literal(kw))
+    uris = list(themes)
+    for uri in uris:
+        out.concept(ds, DCAT.theme, uri)
+    row["themes"] = [u.rsplit("/", 1)[-1] for u in uris]
+
+
+def link_licence(node: URIRef, licence_uri: str | None, is_known: bool, out: Out) -> None:
+    """``dct:license``: an EU licence as a typed vocabulary concept, anything else as a ``dct:LicenseDocument``."""
+    if not licence_uri:
+        return
+    if is_known and licence_uri.startswith(vocab.EU):
+        out.concept(node, DCTERMS.license, licence_uri)
+    else:
+        out.add(node, DCTERMS.license, URIRef(licence_uri))
+        out.add(URIRef(licence_uri), RDF.type, DCTERMS.LicenseDocument)
+
+
+def period(base: str, ds: URIRef, start: ParsedDate | None, end: ParsedDate | None, out: Out
+           ) -> tuple[str | None, str | None]:
+    """``dct:temporal`` as a ``dct:PeriodOfTime`` at ``<base>#temporal`` (nothing when both ends are missing);
+    returns the row's (start, end)."""
+    if not start and not end:
+        return None, None
+    node = fragment(base, "temporal")
+    out.add(ds, DCTERMS.temporal, node)
+    out.add(node, RDF.type, DCTERMS.PeriodOfTime)
+    if start:
+        out.add(node, DCAT.startDate, start.literal)
+    if end:
+        out.add(node, DCAT.endDate, end.literal)
+    return (start.iso if start else None), (end.iso if end else None)
+
+
+def bbox_literal(w: float, s: float, e: float, n: float) -> Literal:
+    """A west/south/east/north box as the WKT polygon ``dcat:bbox`` takes (GeoDCAT-AP)."""
+    return Literal(f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))", datatype=GSP.wktLiteral)

@@ -25,20 +25,19 @@ from collections import defaultdict
 from typing import Any
 
 from rdflib import BNode, Literal, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF
+from rdflib.namespace import DCAT, DCTERMS, RDF
 from rdflib.term import Node
 
 from transforms import vocab
+from transforms.agents import institution
 from transforms.base import Mapped, MappingError, SourceContext
 from transforms.common import Out
 from transforms.dates import parse_date
 from transforms.dcat_fix import CURIE_PREFIXES, URL_PROPERTIES, Env, apply, is_local
 from transforms.rdf import GSP, LOCN, parse_ntriples, plain_literal
+from transforms.records import DCAT_AP_3, catalog_record
 from transforms.row import empty_row
 from transforms.uris import fragment, is_http_url
-
-DCAT_AP_3 = URIRef("https://semiceu.github.io/DCAT-AP/releases/3.0.1/")
-DISTRIBUTOR = URIRef("http://inspire.ec.europa.eu/metadata-codelist/ResponsibilityRole/distributor")
 
 # Source property path (from the dataset node) → output property paths. "^p" = inverse step, "@id" = the
 # dataset node. docs/mapping-dcat.md renders this table; tests/test_dcat_mapping.py checks both ways.
@@ -191,7 +190,7 @@ def map_dataset(record: Any, ctx: SourceContext) -> Mapped:
                            field="dct:title")
     if not _first_text(out.triples, ds, DCTERMS.description):
         out.warn("dct:description", "no description (dct:description is mandatory in DCAT-AP)")
-    _institution(ctx, base, ds, out)
+    institution(ctx, base, ds, out)
     identifier = _first_text(out.triples, ds, DCTERMS.identifier)
     if identifier is None:
         identifier = native_id
@@ -259,30 +258,13 @@ def _complete(out: Out, env: Env, ds: URIRef, roles: dict[Node, str]) -> None:
                 out.concept(dist, DCTERMS.format, ft.uri)
 
 
-def _institution(ctx: SourceContext, base: str, ds: URIRef, out: Out) -> None:
-    inst = ctx.institution
-    agent = URIRef(inst.uri) if inst.uri and is_http_url(inst.uri) else ctx.mint("institution")
-    att = fragment(base, "attribution-institution")
-    for t in ((ds, PROV.qualifiedAttribution, att), (att, RDF.type, PROV.Attribution), (att, PROV.agent, agent),
-              (att, DCAT.hadRole, DISTRIBUTOR), (DISTRIBUTOR, RDF.type, DCAT.Role), (agent, RDF.type, FOAF.Agent),
-              (agent, FOAF.name, plain_literal(inst.name))):
-        out.add(*t)
-
-
 def _catalog_record(base: str, ds: URIRef, identifier: str, source_modified: Any, out: Out) -> None:
-    rec = fragment(base, "record")
-    out.add(rec, RDF.type, DCAT.CatalogRecord)
-    out.add(rec, FOAF.primaryTopic, ds)
-    out.add(rec, DCTERMS.identifier, plain_literal(identifier))
-    out.add(rec, DCTERMS.conformsTo, DCAT_AP_3)
-    out.add(DCAT_AP_3, RDF.type, DCTERMS.Standard)
+    """``#record`` dated by the feed's own record date, else by the dataset's ``dct:modified``."""
     when = parse_date(source_modified) if source_modified else None
     if not when:
         when = next((parse_date(str(o)) for s, p, o in out.triples if s == ds and p == DCTERMS.modified), None)
-    if when:
-        out.add(rec, DCTERMS.modified, when.literal)
-    else:
-        out.warn("dct:modified", "no modification time: the catalogue record has no dct:modified (mandatory)")
+    catalog_record(base, ds, identifier, when, out, missing=(
+        "dct:modified", "no modification time: the catalogue record has no dct:modified (mandatory)"))
 
 
 __all__ = ["DCAT_AP_3", "FIELD_MAP", "map_dataset"]

@@ -25,16 +25,16 @@ from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS
 
 from transforms import vocab
+from transforms.agents import institution
 from transforms.base import Mapped, MappingError, SourceContext
-from transforms.ckan import DCAT_AP_3, _institution  # same attribution and catalogue-record conventions
-from transforms.common import Out, date_of, text
+from transforms.common import Out, dataset_row, date_of, description, keywords_and_themes, link_licence, text
 from transforms.dcat_us_distributions import distributions
 from transforms.dcat_us_fields import (access_level, contact, licence, modified, publisher, spatial, strings,
                                        strip_placeholders, temporal)
 from transforms.dcat_us_schema import schema_problems
 from transforms.rdf import plain_literal, terms
-from transforms.row import empty_row
-from transforms.text import DEFAULT_MAX_CHARS, clean_line, to_plain_text
+from transforms.records import LEFT_TO_FEED, catalog_record
+from transforms.text import clean_line, to_plain_text
 from transforms.uris import clean_url, fragment, is_http_url
 
 DCAT, DCTERMS, FOAF, RDF, RDFS = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF, RDFS))
@@ -136,36 +136,20 @@ def map_dataset(record: Any, ctx: SourceContext) -> Mapped:
     if at_id and not is_http_url(at_id):
         out.warn("@id", f"not an absolute http(s) IRI {at_id[:120]!r}; minted URI used")
     node = URIRef(at_id) if at_id and is_http_url(at_id) else URIRef(base)
-    row = empty_row()
-    row.update(uri=str(node), identifier=identifier, source_id=ctx.source_id, native_id=native_id, title=title,
-               institution=ctx.institution.name)
-
-    out.add(node, RDF.type, DCAT.Dataset)
-    out.add(node, DCTERMS.title, plain_literal(title))
-    out.add(node, DCTERMS.identifier, plain_literal(identifier))
-    desc = to_plain_text(ds.get("description"), DEFAULT_MAX_CHARS)
-    if desc.text:
-        out.add(node, DCTERMS.description, plain_literal(desc.text))
-        row["description"] = desc.text
-        if desc.truncated:
-            out.warn("description", f"{desc.original_length} characters cut to {DEFAULT_MAX_CHARS}")
+    row = dataset_row(ctx, node, native_id, identifier, title, out)
+    description(node, row, ds.get("description"), "description", out, missing=None)
 
     _keywords_and_themes(ds, node, row, out)
     _codes(ds, out)
     row["publisher"] = publisher(ds, base, node, out)
-    _institution(ctx, base, node, out)
+    institution(ctx, base, node, out)
     row["contact_name"], row["contact_email"] = contact(ds, base, node, out)
 
     lic, row["licence_label"], lic_doc = licence(ds, out)
     if lic is not None:
         row["licence_open"] = lic.open
         row["licence_uri"] = lic.uri
-    if lic_doc:
-        if lic is not None and lic_doc.startswith(vocab.EU):
-            out.concept(node, DCTERMS.license, lic_doc)
-        else:
-            out.add(node, DCTERMS.license, URIRef(lic_doc))
-            out.add(URIRef(lic_doc), RDF.type, DCTERMS.LicenseDocument)
+    link_licence(node, lic_doc, lic is not None, out)
     if (rights := to_plain_text(ds.get("rights"), 2_000).text):
         statement = fragment(base, "rights")
         out.add(node, DCTERMS.rights, statement)
@@ -220,11 +204,10 @@ def map_dataset(record: Any, ctx: SourceContext) -> Mapped:
         out.add(node, DCAT.landingPage, URIRef(landing))
         out.add(URIRef(landing), RDF.type, FOAF.Document)
         row["landing_page"] = landing
-    row.update(formats=dists.formats, media_types=dists.media_types, access_urls=dists.access_urls,
-               download_urls=dists.download_urls, distribution_count=dists.count,
-               offer=sorted(dists.offer) if dists.offer else ["request-only"])
+    row.update(dists.columns())
 
-    _catalog_record(ctx, base, node, identifier, mod, out)
+    catalog_record(base, node, identifier, mod, out, missing=("modified", LEFT_TO_FEED), source=True,
+                   see_also=ctx.source_url if is_http_url(ctx.source_url) else None)
     return Mapped(uri=str(node), native_id=native_id, triples=out.triples, row=row, warnings=out.warnings)
 
 
@@ -237,12 +220,7 @@ def _keywords_and_themes(ds: dict[str, Any], node: URIRef, row: dict[str, Any], 
         keywords.setdefault(t)
         if (uri := vocab.theme(t)):
             themes.setdefault(uri)
-    row["keywords"] = list(keywords)
-    for kw in keywords:
-        out.add(node, DCAT.keyword, plain_literal(kw))
-    for uri in themes:
-        out.concept(node, DCAT.theme, uri)
-    row["themes"] = [u.rsplit("/", 1)[-1] for u in themes]
+    keywords_and_themes(node, row, keywords, themes, out)
 
 
 def _codes(ds: dict[str, Any], out: Out) -> None:
@@ -251,25 +229,3 @@ def _codes(ds: dict[str, Any], out: Out) -> None:
         for code in strings(ds.get(key)):
             if code in PLACEHOLDER_CODES:
                 out.warn(key, f"placeholder {code!r} (no real code assigned); not mapped")
-
-
-def _catalog_record(ctx: SourceContext, base: str, node: URIRef, identifier: str, mod: Any, out: Out) -> None:
-    """``#record``: dct:modified is the dataset's own ``modified``, never the harvest time (see transforms.ckan)."""
-    rec = fragment(base, "record")
-    out.add(rec, RDF.type, DCAT.CatalogRecord)
-    out.add(rec, FOAF.primaryTopic, node)
-    out.add(rec, DCTERMS.identifier, plain_literal(identifier))
-    out.add(rec, DCTERMS.conformsTo, DCAT_AP_3)
-    out.add(DCAT_AP_3, RDF.type, DCTERMS.Standard)
-    if not mod:
-        out.warn("modified", "no date: the catalogue record has no dct:modified (the feed adds the inventory's)")
-        return
-    out.add(rec, DCTERMS.modified, mod.literal)
-    src = fragment(base, "source-record")
-    out.add(rec, DCTERMS.source, src)
-    out.add(src, RDF.type, DCAT.CatalogRecord)
-    out.add(src, FOAF.primaryTopic, node)
-    out.add(src, DCTERMS.identifier, plain_literal(identifier))
-    out.add(src, DCTERMS.modified, mod.literal)
-    if is_http_url(ctx.source_url):
-        out.add(src, RDFS.seeAlso, URIRef(ctx.source_url))

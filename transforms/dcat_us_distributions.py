@@ -13,32 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
 
 from transforms import vocab
-from transforms.common import Out, text
-from transforms.common import offer_of
+from transforms.common import Out, offer_of, text
+from transforms.distributions import Distributions
 from transforms.rdf import plain_literal, terms
 from transforms.text import clean_line, to_plain_text
-from transforms.uris import clean_url, fragment, is_http_url
+from transforms.uris import clean_url, is_http_url
 
 DCAT, DCTERMS, FOAF, RDF = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF))
 DESCRIPTION_MAX = 5_000
-
-
-@dataclass
-class Distributions:
-    formats: list[str] = field(default_factory=list)
-    media_types: list[str] = field(default_factory=list)
-    access_urls: list[str] = field(default_factory=list)
-    download_urls: list[str] = field(default_factory=list)
-    offer: set[str] = field(default_factory=set)
-    pages: list[str] = field(default_factory=list)  # accessURL-only web pages (landing pages listed as data)
-    count: int = 0
 
 
 def _url(d: dict[str, Any], key: str, where: str, out: Out) -> str | None:
@@ -77,8 +65,6 @@ def distributions(ds: dict[str, Any], base: str, node: URIRef, landing: str | No
     if not isinstance(items, list):
         out.warn("distribution", f"expected a list, got {type(items).__name__}")
         return result
-    formats: dict[str, None] = {}
-    media: dict[str, None] = {}
     taken: set[str] = set()
     for i, d in enumerate(items):
         where = f"distribution[{i}]"
@@ -87,10 +73,7 @@ def distributions(ds: dict[str, Any], base: str, node: URIRef, landing: str | No
             continue
         download = _url(d, "downloadURL", where, out)
         access = _url(d, "accessURL", where, out)
-        dist = fragment(base, _node_name(d, download or access, taken))
-        out.add(node, DCAT.distribution, dist)
-        out.add(dist, RDF.type, DCAT.Distribution)
-        result.count += 1
+        dist = result.node(base, node, _node_name(d, download or access, taken), out)
         # DCAT-AP makes accessURL mandatory; for a file it is the file itself
         entry = access or download or landing
         if entry:
@@ -114,16 +97,14 @@ def distributions(ds: dict[str, Any], base: str, node: URIRef, landing: str | No
         if fmt_raw and ft is None:
             out.warn(f"{where}.format", f"{fmt_raw[:60]!r} has no EU file type")
         if ft is not None:
-            out.concept(dist, DCTERMS.format, ft.uri)
-            formats.setdefault(ft.code)
+            result.add_format(dist, ft, out)
         mt_uri = vocab.media_type_uri(mt_raw) if mt_raw else None
         if mt_raw and mt_uri is None:
             out.warn(f"{where}.mediaType", f"{mt_raw[:60]!r} is not an IANA-registered media type")
         if mt_uri is None and ft is not None and ft.media_type:
             mt_uri = vocab.media_type_uri(ft.media_type)
         if mt_uri:
-            out.concept(dist, DCAT.mediaType, mt_uri)
-            media.setdefault(mt_uri.rsplit("media-types/", 1)[-1])
+            result.add_media_type(dist, mt_uri, out)
 
         url = download or access or ""
         result.offer |= offer_of((fmt_raw or "").lower(), ft, url, bool(download), "")
@@ -144,6 +125,4 @@ def distributions(ds: dict[str, Any], base: str, node: URIRef, landing: str | No
         if (std := _url(d, "conformsTo", where, out)):
             out.add(dist, DCTERMS.conformsTo, URIRef(std))
             out.add(URIRef(std), RDF.type, DCTERMS.Standard)
-    result.formats = sorted(formats)
-    result.media_types = sorted(media)
     return result

@@ -16,14 +16,14 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, ORG, RDF, SKOS
 
 from transforms import vocab
-from transforms.common import Out, date_of, text
+from transforms.agents import contact_point
+from transforms.common import Out, bbox_literal, date_of, period, text
 from transforms.dates import ParsedDate
-from transforms.rdf import GSP, LOCN, VCARD, plain_literal, terms
+from transforms.rdf import GSP, LOCN, plain_literal, terms
 from transforms.text import clean_line, to_plain_text
 from transforms.uris import clean_url, fragment, is_http_url, mailto
 
-DCAT, DCTERMS, FOAF, GSP, LOCN, ORG, RDF, SKOS, VCARD = (
-    terms(ns) for ns in (DCAT, DCTERMS, FOAF, GSP, LOCN, ORG, RDF, SKOS, VCARD))
+DCAT, DCTERMS, FOAF, GSP, LOCN, ORG, RDF, SKOS = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, GSP, LOCN, ORG, RDF, SKOS))
 
 # ArcGIS Hub fills data.json from templates; a field it could not compute is served as the template itself.
 _PLACEHOLDER = re.compile(r"^\s*\{\{[^{}]*\}\}\s*$")
@@ -108,13 +108,7 @@ def contact(ds: dict[str, Any], base: str, node: URIRef, out: Out) -> tuple[str 
             out.warn("contactPoint.hasEmail", f"not an e-mail address {raw[:80]!r}; no e-mail")
     if not name and not email:
         return None, None
-    point = fragment(base, "contact")
-    out.add(node, DCAT.contactPoint, point)
-    out.add(point, RDF.type, VCARD.Kind)
-    if name:
-        out.add(point, VCARD.fn, plain_literal(name))
-    if email:
-        out.add(point, VCARD.hasEmail, URIRef("mailto:" + email))
+    contact_point(base, node, out, name, email)
     return name, email
 
 
@@ -237,8 +231,7 @@ def spatial(ds: dict[str, Any], base: str, node: URIRef, out: Out) -> str | None
         if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= so <= n <= 90):
             out.warn("spatial", f"bounding box {s[:80]!r} is out of range (minLon,minLat,maxLon,maxLat); dropped")
             return None
-        wkt = f"POLYGON(({w} {so},{e} {so},{e} {n},{w} {n},{w} {so}))"
-        out.add(loc, DCAT.bbox, Literal(wkt, datatype=GSP.wktLiteral))
+        out.add(loc, DCAT.bbox, bbox_literal(w, so, e, n))
         row = ",".join(str(x) for x in (w, so, e, n))
     elif is_http_url(s):
         out.add(node, DCTERMS.spatial, URIRef(s))
@@ -275,18 +268,9 @@ def temporal(ds: dict[str, Any], base: str, node: URIRef, out: Out) -> tuple[str
         else:
             ends.append(date_of("temporal", part, out))
     start, end = ends
-    if not start and not end:
-        return None, None
-    period = fragment(base, "temporal")
-    out.add(node, DCTERMS.temporal, period)
-    out.add(period, RDF.type, DCTERMS.PeriodOfTime)
-    if start:
-        out.add(period, DCAT.startDate, start.literal)
-    if end:
-        out.add(period, DCAT.endDate, end.literal)
     if start and end and start.iso and end.iso and end.iso[:10] < start.iso[:10]:
         out.warn("temporal", f"end {end.iso} is before start {start.iso}")
-    return (start.iso if start else None), (end.iso if end else None)
+    return period(base, node, start, end, out)
 
 
 __all__ = ["access_level", "contact", "is_repeating", "licence", "modified", "publisher", "spatial",

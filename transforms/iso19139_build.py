@@ -28,19 +28,18 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS
 
 from transforms import vocab
+from transforms.agents import contact_point, institution
 from transforms.base import Mapped, MappingError, SourceContext
-from transforms.common import Out, date_of
+from transforms.common import Out, bbox_literal, dataset_row, date_of, first_dates, keywords_and_themes, period
 from transforms.geo_draft import GeoDraft, Party
 from transforms.iso19139_offer import distributions, rights
 from transforms.iso19139_vocab import ISO_FREQUENCY, inspire_theme, language_uri, resource_type_uri, role_uri, topic_uri
-from transforms.rdf import LOCN, PROV, VCARD, GSP, plain_literal, terms
-from transforms.row import empty_row
+from transforms.rdf import LOCN, PROV, plain_literal, terms
+from transforms.records import MISSING, catalog_record
 from transforms.text import DEFAULT_MAX_CHARS, clean_line, to_plain_text
 from transforms.uris import clean_url, fragment, is_http_url, mailto
 
-DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, VCARD = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, SKOS,
-                                                                             VCARD))
-DCAT_AP_3 = URIRef("https://semiceu.github.io/DCAT-AP/releases/3.0.1/")
+DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, SKOS = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, SKOS))
 DCMITYPE = "http://purl.org/dc/dcmitype/"
 OPEN_END_YEAR = 2999  # GeoNetwork and INSPIRE editors write 2999-01-01 for "still ongoing"
 
@@ -57,7 +56,6 @@ def build(d: GeoDraft, ctx: SourceContext) -> Mapped:
         out.warn(f, note)
     base = str(ctx.mint("dataset", d.native_id))
     ds = URIRef(base)
-    row = empty_row()
     identifiers = []
     for f, v in d.identifiers:
         code = clean_line(v)
@@ -66,11 +64,8 @@ def build(d: GeoDraft, ctx: SourceContext) -> Mapped:
         elif code:
             identifiers.append(code)
     identifiers = identifiers or [d.native_id]
-    row.update(uri=base, source_id=ctx.source_id, native_id=d.native_id, title=title[1],
-               institution=ctx.institution.name, identifier=identifiers[0])
-    out.add(ds, RDF.type, DCAT.Dataset)
-    out.add(ds, DCTERMS.title, plain_literal(title[1]))
-    for ident in dict.fromkeys(identifiers):
+    row = dataset_row(ctx, ds, d.native_id, identifiers[0], title[1], out)
+    for ident in list(dict.fromkeys(identifiers))[1:]:
         out.add(ds, DCTERMS.identifier, plain_literal(ident))
     _description(d, ds, row, out)
     for f, kind in ([("hierarchyLevel", d.hierarchy)] if d.hierarchy else []) + d.types:
@@ -82,7 +77,7 @@ def build(d: GeoDraft, ctx: SourceContext) -> Mapped:
         out.add(URIRef(uri), RDF.type, SKOS.Concept)
         out.add(URIRef(uri), SKOS.prefLabel, Literal(uri.rstrip("/").rsplit("/", 1)[-1], lang="en"))
     _parties(d, base, ds, row, out)
-    _institution(ctx, base, ds, out)
+    institution(ctx, base, ds, out)
     licence = rights(d, base, ds, row, out)
     _dates(d, ds, row, out)
     _subjects(d, ds, row, out)
@@ -101,7 +96,10 @@ def build(d: GeoDraft, ctx: SourceContext) -> Mapped:
         else:
             out.warn(d.frequency[0], f"{d.frequency[1]!r} is not an ISO MD_MaintenanceFrequencyCode")
     distributions(d, base, ds, licence, row, out)
-    _catalog_record(d, base, ds, out)
+    language = language_uri(d.metadata_language[1]) if d.metadata_language else None
+    stamp = date_of(d.date_stamp[0], d.date_stamp[1], out) if d.date_stamp else None
+    catalog_record(base, ds, d.native_id, stamp, out, language=language,
+                   missing=("dateStamp" if d.schema == "iso19139" else "dct:modified", MISSING))
     return Mapped(uri=base, native_id=d.native_id, triples=out.triples, row=row, warnings=out.warnings)
 
 
@@ -171,47 +169,20 @@ def _parties(d: GeoDraft, base: str, ds: URIRef, row: dict[str, Any], out: Out) 
     contact = next((p for p in named if p.role == "pointOfContact"), None) or \
         next((p for p in d.metadata_contacts if p.name), None)
     if contact is not None:
-        node = fragment(base, "contact")
-        out.add(ds, DCAT.contactPoint, node)
-        out.add(node, RDF.type, VCARD.Kind)
-        out.add(node, VCARD.fn, plain_literal(contact.name))
         row["contact_name"] = contact.name
         if contact.email and (mbox := mailto(contact.email)):
-            out.add(node, VCARD.hasEmail, mbox)
             row["contact_email"] = str(mbox)[len("mailto:"):]
         elif contact.email:
             out.warn(contact.field, f"{contact.email[:80]!r} is not an e-mail address")
-        if contact.url and (url := clean_url(contact.url)) and is_http_url(url):
-            out.add(node, VCARD.hasURL, URIRef(url))
-
-
-def _institution(ctx: SourceContext, base: str, ds: URIRef, out: Out) -> None:
-    """The body running the catalogue, as distributor (as for the other kinds)."""
-    inst = ctx.institution
-    agent = URIRef(inst.uri) if inst.uri and is_http_url(inst.uri) else ctx.mint("institution")
-    att = fragment(base, "attribution-institution")
-    role = URIRef(role_uri("distributor") or "")
-    out.add(ds, PROV.qualifiedAttribution, att)
-    out.add(att, RDF.type, PROV.Attribution)
-    out.add(att, PROV.agent, agent)
-    out.add(att, DCAT.hadRole, role)
-    out.add(role, RDF.type, DCAT.Role)
-    out.add(agent, RDF.type, FOAF.Agent)
-    out.add(agent, FOAF.name, plain_literal(inst.name))
+        url = clean_url(contact.url) if contact.url else None
+        contact_point(base, ds, out, contact.name, row["contact_email"], url if url and is_http_url(url) else None)
 
 
 def _dates(d: GeoDraft, ds: URIRef, row: dict[str, Any], out: Out) -> None:
     # the record's dateStamp stands in for a missing revision date, as metadata_modified does for CKAN
     modified = d.modified or ([d.date_stamp] if d.date_stamp else [])
-    for prop, cands, col in ((DCTERMS.issued, d.issued, "issued"), (DCTERMS.created, d.created, None),
-                             (DCTERMS.modified, modified, "modified")):
-        for f, v in cands:
-            parsed = date_of(f, v, out)
-            if parsed:
-                out.add(ds, prop, parsed.literal)
-                if col:
-                    row[col] = parsed.iso
-                break
+    first_dates(ds, row, ((DCTERMS.issued, d.issued, "issued"), (DCTERMS.created, d.created, None),
+                          (DCTERMS.modified, modified, "modified")), out)
 
 
 def _subjects(d: GeoDraft, ds: URIRef, row: dict[str, Any], out: Out) -> None:
@@ -229,13 +200,9 @@ def _subjects(d: GeoDraft, ds: URIRef, row: dict[str, Any], out: Out) -> None:
                 out.add(URIRef(uri), RDF.type, SKOS.Concept)
                 out.add(URIRef(uri), SKOS.prefLabel, Literal(en, lang="en"))
                 out.add(URIRef(uri), SKOS.inScheme, URIRef("http://inspire.ec.europa.eu/theme"))
-        if label and (theme := vocab.theme(label)) and theme not in themes:
-            themes[theme] = None
-            out.concept(ds, DCAT.theme, theme)
-    for kw in keywords:
-        out.add(ds, DCAT.keyword, plain_literal(kw))
-    row["keywords"] = list(keywords)
-    row["themes"] = [t.rsplit("/", 1)[-1] for t in themes]
+        if label and (theme := vocab.theme(label)):
+            themes.setdefault(theme)
+    keywords_and_themes(ds, row, keywords, themes, out)
     for f, code in d.topics:
         if uri := topic_uri(code):
             out.add(ds, DCTERMS.subject, URIRef(uri))
@@ -268,7 +235,7 @@ def _coverage(d: GeoDraft, base: str, ds: URIRef, row: dict[str, Any], out: Out)
         out.add(loc, SKOS.prefLabel, plain_literal(label))
     if box:
         w, s, e, n = box
-        wkt = Literal(f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))", datatype=GSP.wktLiteral)
+        wkt = bbox_literal(w, s, e, n)
         out.add(loc, DCAT.bbox, wkt)
         out.add(loc, LOCN.geometry, wkt)
         row["spatial"] = f"{w},{s},{e},{n}"
@@ -279,35 +246,9 @@ def _coverage(d: GeoDraft, base: str, ds: URIRef, row: dict[str, Any], out: Out)
         stop = date_of(f, end, out) if end else None
         if stop is not None and stop.iso[:4].isdigit() and int(stop.iso[:4]) >= OPEN_END_YEAR:
             stop = None  # the open-ended sentinel: still ongoing, no end date
-        if not start and not stop:
-            continue
-        node = fragment(base, "temporal")
-        out.add(ds, DCTERMS.temporal, node)
-        out.add(node, RDF.type, DCTERMS.PeriodOfTime)
-        if start:
-            out.add(node, DCAT.startDate, start.literal)
-            row["temporal_start"] = start.iso
-        if stop:
-            out.add(node, DCAT.endDate, stop.literal)
-            row["temporal_end"] = stop.iso
-        break
-
-
-def _catalog_record(d: GeoDraft, base: str, ds: URIRef, out: Out) -> None:
-    rec = fragment(base, "record")
-    out.add(rec, RDF.type, DCAT.CatalogRecord)
-    out.add(rec, FOAF.primaryTopic, ds)
-    out.add(rec, DCTERMS.identifier, plain_literal(d.native_id))
-    out.add(rec, DCTERMS.conformsTo, DCAT_AP_3)
-    out.add(DCAT_AP_3, RDF.type, DCTERMS.Standard)
-    if d.metadata_language and (lang := language_uri(d.metadata_language[1])):
-        out.concept(rec, DCTERMS.language, lang)
-    stamp = date_of(d.date_stamp[0], d.date_stamp[1], out) if d.date_stamp else None
-    if stamp:
-        out.add(rec, DCTERMS.modified, stamp.literal)
-    else:
-        out.warn("dateStamp" if d.schema == "iso19139" else "dct:modified",
-                 "missing: the catalogue record has no dct:modified (mandatory)")
+        if start or stop:
+            row["temporal_start"], row["temporal_end"] = period(base, ds, start, stop, out)
+            break
 
 
 __all__ = ["build"]

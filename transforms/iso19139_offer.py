@@ -13,7 +13,8 @@ from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS
 
 from transforms import vocab
-from transforms.common import Out, looks_like_file, offer_of
+from transforms.common import Out, link_licence, looks_like_file, offer_of
+from transforms.distributions import Distributions
 from transforms.geo_draft import GeoDraft, Online
 from transforms.iso19139_vocab import protocol_kind
 from transforms.rdf import plain_literal, terms
@@ -58,11 +59,7 @@ def rights(d: GeoDraft, base: str, ds: URIRef, row: dict[str, Any], out: Out) ->
     if lic:
         node = lic.uri
         row["licence_uri"], row["licence_open"] = lic.uri, lic.open
-        if lic.uri.startswith(vocab.EU):
-            out.concept(ds, DCTERMS.license, lic.uri)
-        else:
-            out.add(ds, DCTERMS.license, URIRef(lic.uri))
-            out.add(URIRef(lic.uri), RDF.type, DCTERMS.LicenseDocument)
+        link_licence(ds, lic.uri, True, out)
     elif labels:
         node = str(fragment(base, "licence"))
         out.add(ds, DCTERMS.license, URIRef(node))
@@ -118,15 +115,11 @@ def distributions(d: GeoDraft, base: str, ds: URIRef, licence: str | None, row: 
     row["landing_page"] = landing
     if not targets and landing:  # only a web page: DCAT-AP wants a distribution, its data is on request there
         targets.append((Online("distributionInfo/onLine", landing), landing, "page"))
-    formats: dict[str, None] = {}
-    media: dict[str, None] = {}
-    offer: set[str] = set()
+    dists = Distributions()
     for i, (res, url, kind) in enumerate(targets, 1):
-        node = fragment(base, f"distribution-{i}")
-        out.add(ds, DCAT.distribution, node)
-        out.add(node, RDF.type, DCAT.Distribution)
+        node = dists.node(base, ds, f"distribution-{i}", out)
         out.add(node, DCAT.accessURL, URIRef(url))
-        row["access_urls"].append(url)
+        dists.access_urls.append(url)
         if res.name:
             out.add(node, DCTERMS.title, plain_literal(clean_line(res.name)))
         if res.description:
@@ -135,7 +128,7 @@ def distributions(d: GeoDraft, base: str, ds: URIRef, licence: str | None, row: 
             ft = None
         elif kind == "download":
             out.add(node, DCAT.downloadURL, URIRef(url))
-            row["download_urls"].append(url)
+            dists.download_urls.append(url)
             ft = vocab.file_type_for_url(url) or data_ft
         else:
             ft = vocab.file_type(res.protocol.split(":")[-1].split("-")[0]) if res.protocol else None
@@ -146,17 +139,12 @@ def distributions(d: GeoDraft, base: str, ds: URIRef, licence: str | None, row: 
             out.add(service, DCTERMS.title, plain_literal(clean_line(res.name) or res.protocol or kind))
             out.add(service, DCAT.servesDataset, ds)
         if ft is not None:
-            out.concept(node, DCTERMS.format, ft.uri)
-            formats.setdefault(ft.code)
-            if ft.media_type and (mt := vocab.media_type_uri(ft.media_type)):
-                out.concept(node, DCAT.mediaType, mt)
-                media.setdefault(mt.rsplit("media-types/", 1)[-1])
+            dists.add_file_type(node, ft, out)
         if licence:
             out.add(node, DCTERMS.license, URIRef(licence))
         if kind != "page":
-            offer.update(offer_of("", ft, url, kind == "download", kind) or {kind})
-    row.update(formats=sorted(formats), media_types=sorted(media), distribution_count=len(targets),
-               offer=sorted(offer) if offer else ["request-only"])
+            dists.offer.update(offer_of("", ft, url, kind == "download", kind) or {kind})
+    row.update(dists.columns())
 
 
 __all__ = ["distributions", "rights"]

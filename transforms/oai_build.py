@@ -22,17 +22,18 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SKOS, XSD
 
 from transforms import vocab
+from transforms.agents import contact_point, institution, named_agent
 from transforms.base import Mapped, MappingError, SourceContext
-from transforms.common import Out, date_of
+from transforms.common import (Out, bbox_literal, dataset_row, date_of, first_dates, keywords_and_themes, link_licence,
+                               period)
+from transforms.distributions import Distributions
 from transforms.oai_common import Agent, Draft, doi_of, eu_repo_access
-from transforms.rdf import ADMS, DCAT_VERSION, PROV, VCARD, GSP, plain_literal, terms
-from transforms.row import empty_row
+from transforms.rdf import ADMS, DCAT_VERSION, plain_literal, terms
+from transforms.records import MISSING, catalog_record
 from transforms.text import DEFAULT_MAX_CHARS, clean_line, to_plain_text
 from transforms.uris import clean_url, fragment, is_http_url
 
-DCAT, DCTERMS, FOAF, PROV, RDF, SKOS, VCARD = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, PROV, RDF, SKOS, VCARD))
-DCAT_AP_3 = URIRef("https://semiceu.github.io/DCAT-AP/releases/3.0.1/")
-DISTRIBUTOR = URIRef("http://inspire.ec.europa.eu/metadata-codelist/ResponsibilityRole/distributor")
+DCAT, DCTERMS, FOAF, RDF, SKOS = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF, SKOS))
 DCMITYPE = "http://purl.org/dc/dcmitype/"
 ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$", re.I)
 
@@ -75,25 +76,22 @@ def build(d: Draft, ctx: SourceContext) -> Mapped:
     out = Out()
     base = str(ctx.mint("dataset", d.native_id))
     ds = URIRef(base)
-    row = empty_row()
-    row.update(uri=base, source_id=ctx.source_id, native_id=d.native_id, title=title_f[1],
-               institution=ctx.institution.name, identifier=d.native_id)
-    out.add(ds, RDF.type, DCAT.Dataset)
-    out.add(ds, DCTERMS.title, plain_literal(title_f[1]))
-    out.add(ds, DCTERMS.identifier, plain_literal(d.native_id))
+    row = dataset_row(ctx, ds, d.native_id, d.native_id, title_f[1], out)
     _description(d, ds, row, out)
     doi, landing, files = _identifiers(d, base, ds, out)
     row["landing_page"] = landing
     _agents(d, base, ds, row, out)
-    _institution(ctx, base, ds, out)
+    institution(ctx, base, ds, out)
     licence_uri, access = _rights(d, ds, row, out)
-    _dates(d, ds, row, out)
+    first_dates(ds, row, ((DCTERMS.issued, d.issued, "issued"), (DCTERMS.created, d.created, None),
+                          (DCTERMS.modified, d.modified, "modified")), out)
     _types_keywords_languages(d, ds, row, out)
     _coverage(d, base, ds, row, out)
     if d.version:
         out.add(ds, DCAT_VERSION, plain_literal(d.version[1]))
     _distributions(d, base, ds, landing, files, licence_uri, access, row, out)
-    _catalog_record(d, base, ds, out)
+    mod = date_of("header/datestamp", d.datestamp, out) if d.datestamp else None
+    catalog_record(base, ds, d.native_id, mod, out, missing=("header/datestamp", MISSING))
     return Mapped(uri=base, native_id=d.native_id, triples=out.triples, row=row, warnings=out.warnings)
 
 
@@ -169,34 +167,13 @@ def _agents(d: Draft, base: str, ds: URIRef, row: dict[str, Any], out: Out) -> N
         for i, (_, a) in enumerate(items, 1):
             out.add(ds, prop, _agent_node(base, f"{stem}-{i}", a, out))
     if d.publisher and (name := clean_line(d.publisher[1])):
-        pub = fragment(base, "publisher")
-        out.add(ds, DCTERMS.publisher, pub)
-        out.add(pub, RDF.type, FOAF.Agent)
-        out.add(pub, FOAF.name, plain_literal(name))
+        named_agent(base, ds, DCTERMS.publisher, "publisher", name, out)
         row["publisher"] = name
     else:
         out.warn("dc:publisher" if d.prefix == "oai_dc" else "publisher", "none; dataset has no dct:publisher")
     if d.contacts:
-        node = fragment(base, "contact")
-        name = d.contacts[0][1].name
-        out.add(ds, DCAT.contactPoint, node)
-        out.add(node, RDF.type, VCARD.Kind)
-        out.add(node, VCARD.fn, plain_literal(name))
-        row["contact_name"] = name
-
-
-def _institution(ctx: SourceContext, base: str, ds: URIRef, out: Out) -> None:
-    """The body running the repository, as distributor (not creator or publisher), as for CKAN."""
-    inst = ctx.institution
-    agent = URIRef(inst.uri) if inst.uri and is_http_url(inst.uri) else ctx.mint("institution")
-    att = fragment(base, "attribution-institution")
-    out.add(ds, PROV.qualifiedAttribution, att)
-    out.add(att, RDF.type, PROV.Attribution)
-    out.add(att, PROV.agent, agent)
-    out.add(att, DCAT.hadRole, DISTRIBUTOR)
-    out.add(DISTRIBUTOR, RDF.type, DCAT.Role)
-    out.add(agent, RDF.type, FOAF.Agent)
-    out.add(agent, FOAF.name, plain_literal(inst.name))
+        row["contact_name"] = d.contacts[0][1].name
+        contact_point(base, ds, out, row["contact_name"])
 
 
 def _rights(d: Draft, ds: URIRef, row: dict[str, Any], out: Out) -> tuple[str | None, str | None]:
@@ -220,11 +197,7 @@ def _rights(d: Draft, ds: URIRef, row: dict[str, Any], out: Out) -> tuple[str | 
         row["licence_label"] = (labels[0] if labels else candidates[0])[:500]
     if lic:
         row["licence_uri"], row["licence_open"] = lic.uri, lic.open
-        if lic.uri.startswith(vocab.EU):
-            out.concept(ds, DCTERMS.license, lic.uri)
-        else:
-            out.add(ds, DCTERMS.license, URIRef(lic.uri))
-            out.add(URIRef(lic.uri), RDF.type, DCTERMS.LicenseDocument)
+        link_licence(ds, lic.uri, True, out)
     elif candidates:
         out.warn(rights_field, f"unrecognised licence {candidates[0][:120]!r}")
     if access:
@@ -232,18 +205,6 @@ def _rights(d: Draft, ds: URIRef, row: dict[str, Any], out: Out) -> tuple[str | 
         out.concept(ds, DCTERMS.accessRights, uri)
         row["access_rights"] = uri
     return (lic.uri if lic else None), access
-
-
-def _dates(d: Draft, ds: URIRef, row: dict[str, Any], out: Out) -> None:
-    for prop, cands, col in ((DCTERMS.issued, d.issued, "issued"), (DCTERMS.created, d.created, None),
-                             (DCTERMS.modified, d.modified, "modified")):
-        for f, v in cands:
-            parsed = date_of(f, v, out)
-            if parsed:
-                out.add(ds, prop, parsed.literal)
-                if col:
-                    row[col] = parsed.iso
-                break
 
 
 def _types_keywords_languages(d: Draft, ds: URIRef, row: dict[str, Any], out: Out) -> None:
@@ -262,12 +223,9 @@ def _types_keywords_languages(d: Draft, ds: URIRef, row: dict[str, Any], out: Ou
         kw = clean_line(v)
         if kw and kw not in seen:
             seen[kw] = None
-            out.add(ds, DCAT.keyword, plain_literal(kw))
             if (theme := vocab.theme(kw)) and theme not in themes:
                 themes[theme] = None
-                out.concept(ds, DCAT.theme, theme)
-    row["keywords"] = list(seen)
-    row["themes"] = [t.rsplit("/", 1)[-1] for t in themes]
+    keywords_and_themes(ds, row, seen, themes, out)
     for f, v in d.languages:
         lang = vocab.language(v)
         if lang:
@@ -284,8 +242,7 @@ def _coverage(d: Draft, base: str, ds: URIRef, row: dict[str, Any], out: Out) ->
     for _, label in d.places:
         out.add(loc, SKOS.prefLabel, plain_literal(clean_line(label)))
     for _, (w, s, e, n) in d.boxes[:1]:
-        out.add(loc, DCAT.bbox, Literal(f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))",
-                                        datatype=GSP.wktLiteral))
+        out.add(loc, DCAT.bbox, bbox_literal(w, s, e, n))
     if d.places:
         row["spatial"] = clean_line(d.places[0][1])
     elif d.boxes:
@@ -293,17 +250,8 @@ def _coverage(d: Draft, base: str, ds: URIRef, row: dict[str, Any], out: Out) ->
     for f, start, end in d.periods[:1]:
         a = date_of(f, start, out) if start else None
         b = date_of(f, end, out) if end else None
-        if not a and not b:
-            continue
-        node = fragment(base, "temporal")
-        out.add(ds, DCTERMS.temporal, node)
-        out.add(node, RDF.type, DCTERMS.PeriodOfTime)
-        if a:
-            out.add(node, DCAT.startDate, a.literal)
-            row["temporal_start"] = a.iso
-        if b:
-            out.add(node, DCAT.endDate, b.literal)
-            row["temporal_end"] = b.iso
+        if a or b:
+            row["temporal_start"], row["temporal_end"] = period(base, ds, a, b, out)
 
 
 def _distributions(d: Draft, base: str, ds: URIRef, landing: str | None, files: list[str], licence: str | None,
@@ -319,48 +267,25 @@ def _distributions(d: Draft, base: str, ds: URIRef, landing: str | None, files: 
     if not targets:
         out.warn("dc:identifier" if d.prefix == "oai_dc" else "identifier",
                  "no file URL and no landing page: no dcat:Distribution")
-    formats: dict[str, None] = {}
-    media: dict[str, None] = {}
-    offer: set[str] = set()
+    dists = Distributions()
     for name, url, is_file in targets:
-        node = fragment(base, name)
-        out.add(ds, DCAT.distribution, node)
-        out.add(node, RDF.type, DCAT.Distribution)
+        node = dists.node(base, ds, name, out)
         out.add(node, DCAT.accessURL, URIRef(url))
-        row["access_urls"].append(url)
+        dists.access_urls.append(url)
         file_ft = vocab.file_type_for_url(url) if is_file else None
         for ft in ([file_ft] if file_ft else [ft for _, _, ft in fts if ft]):
-            out.concept(node, DCTERMS.format, ft.uri)
-            formats.setdefault(ft.code)
-            if ft.media_type and (mt := vocab.media_type_uri(ft.media_type)):
-                out.concept(node, DCAT.mediaType, mt)
-                media.setdefault(mt.rsplit("media-types/", 1)[-1])
+            dists.add_file_type(node, ft, out)
         if is_file:
             out.add(node, DCAT.downloadURL, URIRef(url))
-            row["download_urls"].append(url)
-            offer.add("download")
+            dists.download_urls.append(url)
+            dists.offer.add("download")
         else:
-            offer.add("download" if access == "openAccess" else "request-only")
+            dists.offer.add("download" if access == "openAccess" else "request-only")
         if len(sizes) == 1 and len(targets) == 1:
             out.add(node, DCAT.byteSize, Literal(str(sizes[0]), datatype=XSD.nonNegativeInteger))
         if licence:
             out.add(node, DCTERMS.license, URIRef(licence))
-    row.update(formats=sorted(formats), media_types=sorted(media), distribution_count=len(targets),
-               offer=sorted(offer) if offer else ["request-only"])
-
-
-def _catalog_record(d: Draft, base: str, ds: URIRef, out: Out) -> None:
-    rec = fragment(base, "record")
-    out.add(rec, RDF.type, DCAT.CatalogRecord)
-    out.add(rec, FOAF.primaryTopic, ds)
-    out.add(rec, DCTERMS.identifier, plain_literal(d.native_id))
-    out.add(rec, DCTERMS.conformsTo, DCAT_AP_3)
-    out.add(DCAT_AP_3, RDF.type, DCTERMS.Standard)
-    mod = date_of("header/datestamp", d.datestamp, out) if d.datestamp else None
-    if mod:
-        out.add(rec, DCTERMS.modified, mod.literal)
-    else:
-        out.warn("header/datestamp", "missing: the catalogue record has no dct:modified (mandatory)")
+    row.update(dists.columns())
 
 
 __all__ = ["build", "byte_count", "dcmi_type"]

@@ -26,16 +26,15 @@ from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
 
 from transforms import vocab
+from transforms.agents import institution, named_agent
 from transforms.base import Mapped, MappingError, SourceContext
-from transforms.ckan import _institution
-from transforms.common import Out, date_of, text
-from transforms.dcat_us import _catalog_record
+from transforms.common import Out, dataset_row, date_of, description, keywords_and_themes, link_licence, text
+from transforms.distributions import Distributions
 from transforms.opendatasoft_fields import contact, licence, spatial, strings, templates, temporal, theme_uri
 from transforms.rdf import plain_literal, terms
-from transforms.row import empty_row
-from transforms.socrata_fields import Dists, link_licence
-from transforms.text import DEFAULT_MAX_CHARS, clean_line, to_plain_text
-from transforms.uris import clean_url, fragment, is_http_url
+from transforms.records import LEFT_TO_FEED, catalog_record
+from transforms.text import clean_line
+from transforms.uris import clean_url, is_http_url
 
 DCAT, DCTERMS, FOAF, RDF = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF))
 _API_SUFFIX = re.compile(r"/api(/.*)?$")
@@ -113,38 +112,22 @@ def map_dataset(record: Any, ctx: SourceContext) -> Mapped:
     base = str(ctx.mint("dataset", native_id))
     node = URIRef(base)
     portal = _API_SUFFIX.sub("", ctx.source_url.rstrip("/"))
-    row = empty_row()
-    row.update(uri=base, identifier=ds_id, source_id=ctx.source_id, native_id=native_id, title=title,
-               institution=ctx.institution.name)
-    out.add(node, RDF.type, DCAT.Dataset)
-    out.add(node, DCTERMS.title, plain_literal(title))
-    out.add(node, DCTERMS.identifier, plain_literal(ds_id))
+    row = dataset_row(ctx, node, native_id, ds_id, title, out)
     if (fid := text(inspire.get("file_identifier"))):
         fid = fid.strip("{}").strip()  # ODS sandbox: "{73E--sfA386709}"
         if fid and fid != ds_id:
             out.add(node, DCTERMS.identifier, plain_literal(fid))
-    desc = to_plain_text(default.get("description"), DEFAULT_MAX_CHARS)
-    if desc.text:
-        out.add(node, DCTERMS.description, plain_literal(desc.text))
-        row["description"] = desc.text
-    else:
-        out.warn("default.description", "no description (dct:description is mandatory in DCAT-AP)")
+    description(node, row, default.get("description"), "default.description", out, note_cut=False)
 
     _keywords_and_themes(default, node, row, out)
     if (pub := clean_line(default.get("publisher"))):
-        agent = fragment(base, "publisher")
-        out.add(node, DCTERMS.publisher, agent)
-        out.add(agent, RDF.type, FOAF.Agent)
-        out.add(agent, FOAF.name, plain_literal(pub))
+        named_agent(base, node, DCTERMS.publisher, "publisher", pub, out)
         row["publisher"] = pub
     else:
         out.warn("default.publisher", "none; dataset has no dct:publisher")
     if (creator := clean_line(dcat.get("creator"))):
-        agent = fragment(base, "creator")
-        out.add(node, DCTERMS.creator, agent)
-        out.add(agent, RDF.type, FOAF.Agent)
-        out.add(agent, FOAF.name, plain_literal(creator))
-    _institution(ctx, base, node, out)
+        named_agent(base, node, DCTERMS.creator, "creator", creator, out)
+    institution(ctx, base, node, out)
     row["contact_name"], row["contact_email"] = contact(dcat, inspire, base, node, out)
 
     lic, row["licence_label"], lic_doc = licence(default, out)
@@ -197,10 +180,9 @@ def map_dataset(record: Any, ctx: SourceContext) -> Mapped:
         out.add(URIRef(landing), RDF.type, FOAF.Document)
         row["landing_page"] = landing
     dists = _distributions(ds, v1, portal, safe, base, node, lic_doc, out)
-    row.update(formats=sorted(dists.formats), media_types=sorted(dists.media_types), access_urls=dists.access_urls,
-               download_urls=dists.download_urls, distribution_count=dists.count,
-               offer=sorted(dists.offer) if dists.offer else ["request-only"])
-    _catalog_record(ctx, base, node, ds_id, modified, out)
+    row.update(dists.columns())
+    catalog_record(base, node, ds_id, modified, out, missing=("modified", LEFT_TO_FEED), source=True,
+                   see_also=ctx.source_url if is_http_url(ctx.source_url) else None)
     return Mapped(uri=base, native_id=native_id, triples=out.triples, row=row, warnings=out.warnings)
 
 
@@ -213,17 +195,12 @@ def _keywords_and_themes(default: dict[str, Any], node: URIRef, row: dict[str, A
         words.setdefault(label)
         if (uri := theme_uri(label)):
             themes.setdefault(uri)
-    row["keywords"] = list(words)
-    for kw in words:
-        out.add(node, DCAT.keyword, plain_literal(kw))
-    for uri in themes:
-        out.concept(node, DCAT.theme, uri)
-    row["themes"] = [u.rsplit("/", 1)[-1] for u in themes]
+    keywords_and_themes(node, row, words, themes, out)
 
 
 def _distributions(ds: dict[str, Any], v1: bool, portal: str, safe: str, base: str, node: URIRef,
-                   licence_doc: str | None, out: Out) -> Dists:
-    dists = Dists()
+                   licence_doc: str | None, out: Out) -> Distributions:
+    dists = Distributions()
     features = [str(f) for f in ds.get("features") or [] if isinstance(f, str)]
     if ds.get("has_records") is False:
         out.warn("has_records", "false: the dataset holds no records, so no exports are listed")

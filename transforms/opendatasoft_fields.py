@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, SKOS
 
 from transforms import vocab
-from transforms.common import Out, date_of, text
-from transforms.rdf import GSP, VCARD, plain_literal, terms
+from transforms.agents import contact_point
+from transforms.common import Out, bbox_literal, date_of, period, text
+from transforms.rdf import plain_literal, terms
 from transforms.text import clean_line
 from transforms.uris import fragment, is_http_url, mailto
 
-DCAT, DCTERMS, GSP, RDF, SKOS, VCARD = (terms(ns) for ns in (DCAT, DCTERMS, GSP, RDF, SKOS, VCARD))
+DCAT, DCTERMS, RDF, SKOS = (terms(ns) for ns in (DCAT, DCTERMS, RDF, SKOS))
 
 # ODS's standard licence labels that transforms.vocab cannot read as they are.
 _LICENCE_LABELS = {"licence ouverte v2.0 (etalab)": "etalab-2.0", "licence ouverte v2.0": "etalab-2.0",
@@ -89,13 +90,7 @@ def contact(dcat: dict[str, Any], inspire: dict[str, Any], base: str, node: URIR
         out.warn(where, f"not an e-mail address {str(raw)[:80]!r}")
     if not name and not email:
         return None, None
-    point = fragment(base, "contact")
-    out.add(node, DCAT.contactPoint, point)
-    out.add(point, RDF.type, VCARD.Kind)
-    if name:
-        out.add(point, VCARD.fn, plain_literal(name))
-    if email:
-        out.add(point, VCARD.hasEmail, URIRef("mailto:" + email))
+    contact_point(base, node, out, name, email)
     return name, email
 
 
@@ -130,7 +125,7 @@ def spatial(dcat: dict[str, Any], inspire: dict[str, Any], base: str, node: URIR
         row = row or place
     if (box := _bbox(inspire, out)):
         w, s, e, n = box
-        out.add(loc, DCAT.bbox, Literal(f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))", datatype=GSP.wktLiteral))
+        out.add(loc, DCAT.bbox, bbox_literal(w, s, e, n))
         used = True
         row = row or ",".join(str(x) for x in box)
     if used:
@@ -150,13 +145,4 @@ def temporal(dcat: dict[str, Any], base: str, node: URIRef, out: Out) -> tuple[s
             start, end = date_of("dcat.temporal", a, out), date_of("dcat.temporal", b, out)
         else:
             out.warn("dcat.temporal", f"{free[:60]!r} is not an ISO start/end interval; not mapped")
-    if not start and not end:
-        return None, None
-    period = fragment(base, "temporal")
-    out.add(node, DCTERMS.temporal, period)
-    out.add(period, RDF.type, DCTERMS.PeriodOfTime)
-    if start:
-        out.add(period, DCAT.startDate, start.literal)
-    if end:
-        out.add(period, DCAT.endDate, end.literal)
-    return (start.iso if start else None), (end.iso if end else None)
+    return period(base, node, start, end, out)

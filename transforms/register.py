@@ -23,16 +23,16 @@ from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
 
 from transforms import vocab
+from transforms.agents import contact_point, institution, named_agent
 from transforms.base import Mapped, MappingError, SourceContext
-from transforms.ckan import DCAT_AP_3, _institution  # same attribution and catalogue-record conventions
-from transforms.common import Out, date_of, text
-from transforms.rdf import VCARD, plain_literal, terms
+from transforms.common import Out, dataset_row, date_of, description, keywords_and_themes, link_licence, text
+from transforms.rdf import terms
+from transforms.records import LEFT_TO_FEED, catalog_record
 from transforms.register_fields import access_right, contact_parts, distributions, split_list
-from transforms.row import empty_row
-from transforms.text import DEFAULT_MAX_CHARS, clean_line, to_plain_text
-from transforms.uris import fragment, is_http_url, mailto
+from transforms.text import clean_line
+from transforms.uris import is_http_url
 
-DCAT, DCTERMS, FOAF, RDF, VCARD = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF, VCARD))
+DCAT, DCTERMS, FOAF, RDF = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF))
 
 # Column-mapping field → property paths from the dataset node ("^p" = inverse step).
 FIELD_MAP: dict[str, tuple[str, ...]] = {
@@ -81,30 +81,16 @@ def map_register_row(record: Any, ctx: SourceContext) -> Mapped:
     out = Out()
     base = str(ctx.mint("dataset", native_id))
     ds = URIRef(base)
-    row_out = empty_row()
-    row_out.update(uri=base, identifier=native_id, source_id=ctx.source_id, native_id=native_id, title=title,
-                   institution=ctx.institution.name)
-    out.add(ds, RDF.type, DCAT.Dataset)
-    out.add(ds, DCTERMS.title, plain_literal(title))
-    out.add(ds, DCTERMS.identifier, plain_literal(native_id))
-    desc = to_plain_text(get("description"), DEFAULT_MAX_CHARS)
-    if desc.text:
-        out.add(ds, DCTERMS.description, plain_literal(desc.text))
-        row_out["description"] = desc.text
-        if desc.truncated:
-            out.warn(header("description"), f"{desc.original_length} characters cut to {DEFAULT_MAX_CHARS}")
-    else:
-        out.warn(header("description"), "empty (dct:description is mandatory in DCAT-AP)")
+    row_out = dataset_row(ctx, ds, native_id, native_id, title, out)
+    description(ds, row_out, get("description"), header("description"), out,
+                missing="empty (dct:description is mandatory in DCAT-AP)")
 
     owner = clean_line(get("owner"))
-    pub = fragment(base, "publisher")
-    out.add(ds, DCTERMS.publisher, pub)
-    out.add(pub, RDF.type, FOAF.Agent)
-    out.add(pub, FOAF.name, plain_literal(owner or ctx.institution.name))
+    named_agent(base, ds, DCTERMS.publisher, "publisher", owner or ctx.institution.name, out)
     row_out["publisher"] = owner or ctx.institution.name
     if not owner:
         out.warn(header("owner"), "no information asset owner; the institution is the publisher")
-    _institution(ctx, base, ds, out)
+    institution(ctx, base, ds, out)
     if (contact := get("contact")):
         row_out["contact_name"], row_out["contact_email"] = _contact(contact, header("contact"), base, ds, out)
 
@@ -125,15 +111,14 @@ def map_register_row(record: Any, ctx: SourceContext) -> Mapped:
             row_out["frequency"] = freq.rsplit("/", 1)[-1]
         else:
             out.warn(header("frequency"), f"{freq_raw[:60]!r} has no EU frequency")
-    row_out["keywords"] = [kw for kw in (clean_line(k) for k in split_list(get("keywords"))) if kw]
-    for kw in row_out["keywords"]:
-        out.add(ds, DCAT.keyword, plain_literal(kw))
+    themes = []
     for word in split_list(get("theme")):
         if (theme := vocab.theme(word)):
-            out.concept(ds, DCAT.theme, theme)
-            row_out["themes"].append(theme.rsplit("/", 1)[-1])
+            themes.append(theme)
         else:
             out.warn(header("theme"), f"{word[:60]!r} is no EU data theme")
+    keywords_and_themes(ds, row_out, [kw for kw in (clean_line(k) for k in split_list(get("keywords"))) if kw],
+                        themes, out)
 
     inst_uri = ctx.institution.uri if is_http_url(ctx.institution.uri) else None
     fallback = inst_uri or (ctx.source_url if is_http_url(ctx.source_url) else None)
@@ -143,23 +128,15 @@ def map_register_row(record: Any, ctx: SourceContext) -> Mapped:
         out.add(ds, DCAT.landingPage, URIRef(dists.landing_page))
         out.add(URIRef(dists.landing_page), RDF.type, FOAF.Document)
         row_out["landing_page"] = dists.landing_page
-    row_out.update(formats=dists.formats, media_types=dists.media_types, access_urls=dists.access_urls,
-                   download_urls=dists.download_urls, distribution_count=dists.count,
-                   offer=sorted(dists.offer) if dists.offer else ["request-only"])
-    _catalog_record(base, ds, native_id, modified, header("modified"), out)
+    row_out.update(dists.columns())
+    catalog_record(base, ds, native_id, modified, out, missing=(header("modified"), LEFT_TO_FEED))
     return Mapped(uri=base, native_id=native_id, triples=out.triples, row=row_out, warnings=out.warnings)
 
 
 def _contact(value: str, header: str, base: str, ds: URIRef, out: Out) -> tuple[str | None, str | None]:
-    name, email = contact_parts(value)
-    node = fragment(base, "contact")
-    out.add(ds, DCAT.contactPoint, node)
-    out.add(node, RDF.type, VCARD.Kind)
-    if name:
-        out.add(node, VCARD.fn, plain_literal(name))
-    if email and (ref := mailto(email)):
-        out.add(node, VCARD.hasEmail, ref)
-    elif "@" in value:
+    name, email = contact_parts(value)  # an e-mail address found here is checked (transforms.uris.is_email)
+    contact_point(base, ds, out, name, email)
+    if not email and "@" in value:
         out.warn(header, f"not an e-mail address {value[:80]!r}")
     return name, email
 
@@ -176,23 +153,5 @@ def _licence(value: str | None, header: str, ds: URIRef, row: dict[str, Any], ou
             row["licence_open"] = lic.open
         return None
     row["licence_uri"], row["licence_open"] = lic.uri, lic.open
-    if lic.uri.startswith(vocab.EU):
-        out.concept(ds, DCTERMS.license, lic.uri)
-    else:
-        out.add(ds, DCTERMS.license, URIRef(lic.uri))
-        out.add(URIRef(lic.uri), RDF.type, DCTERMS.LicenseDocument)
+    link_licence(ds, lic.uri, True, out)
     return lic.uri
-
-
-def _catalog_record(base: str, ds: URIRef, identifier: str, modified: Any, header: str, out: Out) -> None:
-    """``#record``; its dct:modified is the row's own date, never the harvest time (the feed adds the inventory's)."""
-    rec = fragment(base, "record")
-    out.add(rec, RDF.type, DCAT.CatalogRecord)
-    out.add(rec, FOAF.primaryTopic, ds)
-    out.add(rec, DCTERMS.identifier, plain_literal(identifier))
-    out.add(rec, DCTERMS.conformsTo, DCAT_AP_3)
-    out.add(DCAT_AP_3, RDF.type, DCTERMS.Standard)
-    if modified:
-        out.add(rec, DCTERMS.modified, modified.literal)
-    else:
-        out.warn(header, "no date: the catalogue record has no dct:modified (the feed adds the inventory's)")

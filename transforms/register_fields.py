@@ -7,15 +7,14 @@ warning naming the register's own column header (the word the register's author 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-
 from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF
 
 from transforms import vocab
 from transforms.common import Out, looks_like_file, offer_of
+from transforms.distributions import Distributions
 from transforms.rdf import plain_literal, terms
-from transforms.uris import clean_url, fragment, is_email, is_http_url
+from transforms.uris import clean_url, is_email, is_http_url
 
 DCAT, DCTERMS, RDF = (terms(ns) for ns in (DCAT, DCTERMS, RDF))
 
@@ -74,17 +73,6 @@ def contact_parts(value: str) -> tuple[str | None, str | None]:
     return (name or None), email
 
 
-@dataclass
-class Distributions:
-    formats: list[str] = field(default_factory=list)
-    media_types: list[str] = field(default_factory=list)
-    access_urls: list[str] = field(default_factory=list)
-    download_urls: list[str] = field(default_factory=list)
-    offer: set[str] = field(default_factory=set)
-    landing_page: str | None = None
-    count: int = 0
-
-
 def _file_types(raw: str | None, header: str, out: Out) -> list[vocab.FileType]:
     found: dict[str, vocab.FileType] = {}
     for word in split_list(raw):
@@ -123,18 +111,11 @@ def distributions(base: str, ds: URIRef, url_raw: str | None, url_header: str, f
         result.landing_page = url  # a web page about the data, not the data itself
     licence_ref = URIRef(licence_uri) if licence_uri else None
     for ft in types or [None]:
-        node = fragment(base, f"distribution-{ft.code.lower() if ft else ('link' if url else 'request')}")
-        out.add(ds, DCAT.distribution, node)
-        out.add(node, RDF.type, DCAT.Distribution)
+        node = result.node(base, ds, f"distribution-{ft.code.lower() if ft else ('link' if url else 'request')}", out)
         out.add(node, DCAT.accessURL, URIRef(access))
         result.access_urls.append(access)
-        result.count += 1
         if ft is not None:
-            out.concept(node, DCTERMS.format, ft.uri)
-            result.formats.append(ft.code)
-            if ft.media_type and (mt := vocab.media_type_uri(ft.media_type)):
-                out.concept(node, DCAT.mediaType, mt)
-                result.media_types.append(mt.rsplit("media-types/", 1)[-1])
+            result.add_file_type(node, ft, out)
         if licence_ref is not None:
             out.add(node, DCTERMS.license, licence_ref)
         if url is None:
@@ -146,8 +127,6 @@ def distributions(base: str, ds: URIRef, url_raw: str | None, url_header: str, f
             out.add(node, DCAT.downloadURL, URIRef(url))
             result.download_urls.append(url)
         result.offer |= offer_of(ft.code.lower() if ft else "", ft, url, download, "")
-    result.formats = sorted(set(result.formats))
-    result.media_types = sorted(set(result.media_types))
     result.access_urls = list(dict.fromkeys(result.access_urls))
     result.download_urls = list(dict.fromkeys(result.download_urls))
     return result

@@ -25,18 +25,18 @@ from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
 
 from transforms import vocab
+from transforms.agents import contact_point, institution, named_agent
 from transforms.base import Mapped, MappingError, SourceContext
-from transforms.ckan import _institution  # same attribution convention as every kind
-from transforms.common import Out, date_of, text
+from transforms.common import Out, dataset_row, date_of, description, keywords_and_themes, link_licence, text
 from transforms.dates import ParsedDate
-from transforms.dcat_us import _catalog_record  # same catalogue-record convention
-from transforms.rdf import VCARD, plain_literal, terms
-from transforms.row import empty_row
-from transforms.socrata_fields import Asset, Dists, asset_of, custom_fields, link_licence, socrata_licence
-from transforms.text import DEFAULT_MAX_CHARS, clean_line, to_plain_text
-from transforms.uris import fragment, is_http_url, mailto
+from transforms.distributions import Distributions
+from transforms.rdf import plain_literal, terms
+from transforms.records import LEFT_TO_FEED, catalog_record
+from transforms.socrata_fields import Asset, asset_of, custom_fields, socrata_licence
+from transforms.text import clean_line
+from transforms.uris import is_http_url, mailto
 
-DCAT, DCTERMS, FOAF, RDF, VCARD = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF, VCARD))
+DCAT, DCTERMS, FOAF, RDF = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF))
 
 FIELD_MAP: dict[str, tuple[str, ...]] = {
     "id / resource.id": ("dct:identifier", "^foaf:primaryTopic/dct:identifier"),
@@ -111,23 +111,13 @@ def map_asset(record: Any, ctx: SourceContext) -> Mapped:
         out.warn("metadata.rdfSubject", f"{subject[:80]!r} is not an IRI; minted URI used")
     node = URIRef(subject) if subject and is_http_url(subject) else URIRef(base)
     portal = _portal(a, ctx)
-    row = empty_row()
-    row.update(uri=str(node), identifier=identifier, source_id=ctx.source_id, native_id=native_id, title=title,
-               institution=ctx.institution.name)
-    out.add(node, RDF.type, DCAT.Dataset)
-    out.add(node, DCTERMS.title, plain_literal(title))
-    out.add(node, DCTERMS.identifier, plain_literal(identifier))
+    row = dataset_row(ctx, node, native_id, identifier, title, out)
     desc_f = a.first("description", "description")
-    desc = to_plain_text(desc_f[1] if desc_f else None, DEFAULT_MAX_CHARS)
-    if desc.text:
-        out.add(node, DCTERMS.description, plain_literal(desc.text))
-        row["description"] = desc.text
-    else:
-        out.warn("description", "no description (dct:description is mandatory in DCAT-AP)")
+    description(node, row, desc_f[1] if desc_f else None, "description", out, note_cut=False)
 
     _keywords_and_theme(a, node, row, out)
     row["publisher"] = _publisher(a, base, node, out)
-    _institution(ctx, base, node, out)
+    institution(ctx, base, node, out)
     row["contact_email"] = _contact(a, base, node, out)
     fields = custom_fields(a)
     _custom(fields, base, node, row, out)
@@ -156,10 +146,9 @@ def map_asset(record: Any, ctx: SourceContext) -> Mapped:
         row["landing_page"] = landing
     _attachments(a, portal, native_id, node, out)
     dists = _distributions(a, portal, native_id, landing, base, node, lic_doc, out)
-    row.update(formats=sorted(dists.formats), media_types=sorted(dists.media_types), access_urls=dists.access_urls,
-               download_urls=dists.download_urls, distribution_count=dists.count,
-               offer=sorted(dists.offer) if dists.offer else ["request-only"])
-    _catalog_record(ctx, base, node, identifier, modified, out)
+    row.update(dists.columns())
+    catalog_record(base, node, identifier, modified, out, missing=("modified", LEFT_TO_FEED), source=True,
+                   see_also=ctx.source_url if is_http_url(ctx.source_url) else None)
     return Mapped(uri=str(node), native_id=native_id, triples=out.triples, row=row, warnings=out.warnings)
 
 
@@ -183,12 +172,7 @@ def _keywords_and_theme(a: Asset, node: URIRef, row: dict[str, Any], out: Out) -
             words.setdefault(cat)
             if (uri := vocab.theme(cat)):
                 themes.setdefault(uri)
-    row["keywords"] = list(words)
-    for kw in words:
-        out.add(node, DCAT.keyword, plain_literal(kw))
-    for uri in themes:
-        out.concept(node, DCAT.theme, uri)
-    row["themes"] = [u.rsplit("/", 1)[-1] for u in themes]
+    keywords_and_themes(node, row, words, themes, out)
 
 
 def _publisher(a: Asset, base: str, node: URIRef, out: Out) -> str | None:
@@ -198,10 +182,7 @@ def _publisher(a: Asset, base: str, node: URIRef, out: Out) -> str | None:
     if not name:
         out.warn("attribution", "none; dataset has no dct:publisher")
         return None
-    agent = fragment(base, "publisher")
-    out.add(node, DCTERMS.publisher, agent)
-    out.add(agent, RDF.type, FOAF.Agent)
-    out.add(agent, FOAF.name, plain_literal(name))
+    agent = named_agent(base, node, DCTERMS.publisher, "publisher", name, out)
     link = a.first("attributionLink", "attribution_link")
     if link and is_http_url(str(link[1]).strip()):
         out.add(agent, FOAF.homepage, URIRef(str(link[1]).strip()))
@@ -219,10 +200,7 @@ def _contact(a: Asset, base: str, node: URIRef, out: Out) -> str | None:
     if ref is None:
         out.warn("resource.contact_email", f"not an e-mail address {raw[:80]!r}")
         return None
-    point = fragment(base, "contact")
-    out.add(node, DCAT.contactPoint, point)
-    out.add(point, RDF.type, VCARD.Kind)
-    out.add(point, VCARD.hasEmail, ref)
+    contact_point(base, node, out, email=str(ref)[7:])
     return str(ref)[7:]
 
 
@@ -236,10 +214,7 @@ def _custom(fields: dict[tuple[str, str], tuple[str, str]], base: str, node: URI
             else:
                 out.warn(where, f"{value[:60]!r} has no EU frequency")
         elif name in _OWNER_FIELDS and (owner := clean_line(value)):
-            creator = fragment(base, "creator")
-            out.add(node, DCTERMS.creator, creator)
-            out.add(creator, RDF.type, FOAF.Agent)
-            out.add(creator, FOAF.name, plain_literal(owner))
+            named_agent(base, node, DCTERMS.creator, "creator", owner, out)
 
 
 def _date(a: Asset, out: Out, *pairs: tuple[str, str]) -> ParsedDate | None:
@@ -282,8 +257,8 @@ def _attachments(a: Asset, portal: str, native_id: str, node: URIRef, out: Out) 
 
 
 def _distributions(a: Asset, portal: str, native_id: str, landing: str, base: str, node: URIRef,
-                   licence: str | None, out: Out) -> Dists:
-    dists = Dists()
+                   licence: str | None, out: Out) -> Distributions:
+    dists = Distributions()
     rtype = text(a.res.get("type")) or "dataset"
     safe = quote(native_id)
     if rtype == "dataset":

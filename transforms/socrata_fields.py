@@ -1,4 +1,4 @@
-"""Socrata asset fields that need interpretation, and two builders the OpenDataSoft mapping shares.
+"""Socrata asset fields that need interpretation.
 
 A Socrata dataset reaches the mapping in one of three shapes: a Discovery API catalog entry
 (``{"resource", "classification", "metadata", "permalink"...}``, ISO timestamps), a views-API document
@@ -13,16 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from rdflib import Literal, URIRef
-from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
-
 from transforms import vocab
-from transforms.common import Out, offer_of, text
-from transforms.rdf import plain_literal, terms
+from transforms.common import Out, text
 from transforms.text import clean_line
-from transforms.uris import fragment, is_http_url
-
-DCAT, DCTERMS, RDF, XSD = (terms(ns) for ns in (DCAT, DCTERMS, RDF, XSD))
+from transforms.uris import is_http_url
 
 _CC_ID = re.compile(r"^CC_(\d)(\d)_(BY(?:_(?:SA|ND|NC))*)$")
 # Socrata's licenseId values that are not CC_<version>_<terms> → a spelling transforms.vocab knows.
@@ -139,59 +133,3 @@ def socrata_licence(a: Asset, out: Out) -> tuple[vocab.Licence | None, str | Non
     where = "licenseId" if lid else ("license.name" if lic_obj.get("name") else "metadata.license")
     out.warn(where, f"unrecognised licence {label[:120]!r}; licence unknown")
     return None, label, None
-
-
-def link_licence(node: URIRef, licence_uri: str | None, is_known: bool, out: Out) -> None:
-    """``dct:license``: an EU licence as a typed vocabulary concept, anything else as a ``dct:LicenseDocument``."""
-    if not licence_uri:
-        return
-    if is_known and licence_uri.startswith(vocab.EU):
-        out.concept(node, DCTERMS.license, licence_uri)
-    else:
-        out.add(node, DCTERMS.license, URIRef(licence_uri))
-        out.add(URIRef(licence_uri), RDF.type, DCTERMS.LicenseDocument)
-
-
-@dataclass
-class Dists:
-    """What the flat row needs from the distributions (shared by the Socrata and OpenDataSoft mappings)."""
-
-    formats: list[str] = field(default_factory=list)
-    media_types: list[str] = field(default_factory=list)
-    access_urls: list[str] = field(default_factory=list)
-    download_urls: list[str] = field(default_factory=list)
-    offer: set[str] = field(default_factory=set)
-    count: int = 0
-
-    def add(self, base: str, dataset: URIRef, key: str, *, access: str, title: str | None, fmt: str | None,
-            download: bool, service: str | None, licence: str | None, out: Out,
-            byte_size: int | None = None) -> URIRef:
-        """One ``dcat:Distribution`` at ``<base>#distribution-<key>``. ``service`` is the offer word of a
-        non-file distribution (``api``, ``visualisation``); ``download`` claims ``dcat:downloadURL``."""
-        node = fragment(base, f"distribution-{key}")
-        out.add(dataset, DCAT.distribution, node)
-        out.add(node, RDF.type, DCAT.Distribution)
-        out.add(node, DCAT.accessURL, URIRef(access))
-        self.access_urls.append(access)
-        self.count += 1
-        if download:
-            out.add(node, DCAT.downloadURL, URIRef(access))
-            self.download_urls.append(access)
-        if title:
-            out.add(node, DCTERMS.title, plain_literal(title))
-        ft = vocab.file_type(fmt) if fmt else None
-        if ft is not None:
-            out.concept(node, DCTERMS.format, ft.uri)
-            if ft.code not in self.formats:
-                self.formats.append(ft.code)
-            if ft.media_type and (mt := vocab.media_type_uri(ft.media_type)):
-                out.concept(node, DCAT.mediaType, mt)
-                code = mt.rsplit("media-types/", 1)[-1]
-                if code not in self.media_types:
-                    self.media_types.append(code)
-        if licence:
-            out.add(node, DCTERMS.license, URIRef(licence))
-        if byte_size is not None:
-            out.add(node, DCAT.byteSize, Literal(str(byte_size), datatype=XSD.nonNegativeInteger))
-        self.offer |= offer_of(service or "", ft, access, download, service or "")
-        return node
