@@ -30,11 +30,22 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Iterator, Literal
+from urllib.parse import parse_qsl
 
 from pydantic import Field
 
-from harvesters.base import (FatalSourceError, HarvesterOptions, HarvestWindow, HttpOptions, Mode, RawRecord,
-                             SkippableRecordError, now_iso, parse_utc, register)
+from harvesters.base import (
+    FatalSourceError,
+    HarvesterOptions,
+    HarvestWindow,
+    HttpOptions,
+    Mode,
+    RawRecord,
+    SkippableRecordError,
+    now_iso,
+    parse_utc,
+    register,
+)
 from harvesters.decode import MalformedXmlError, NotXmlError, parse_xml
 from harvesters.http import HttpHarvester
 from harvesters.paging import TokenPaginator
@@ -111,6 +122,8 @@ def oai_window(window: HarvestWindow, granularity: str) -> tuple[str | None, str
     return lo_s, (end.strftime(fmt) if end else None)
 
 
+_OAI_ARGS = {"verb", "metadataPrefix", "resumptionToken", "from", "until", "set", "identifier"}
+
 @register
 class OaiPmhHarvester(HttpHarvester):
     """Harvest an OAI-PMH 2.0 repository with ListRecords."""
@@ -136,14 +149,18 @@ class OaiPmhHarvester(HttpHarvester):
 
     def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any = None) -> None:
         super().__init__(source_id, url, options, http)
-        self.base_url = url.split("?", 1)[0]
+        # Some servers answer OAI-PMH behind a fixed query (pycsw: ``/csw?mode=oaipmh``): keep it on
+        # every request, but never let it carry OAI arguments of its own.
+        base, _, query = url.partition("?")
+        self.base_url = base
+        self.base_params = {k: v for k, v in parse_qsl(query, keep_blank_values=True) if k not in _OAI_ARGS}
         self.repository = Repository()
 
     # -- requests ------------------------------------------------------------------------
 
     def _call(self, params: dict[str, str], *, allow_empty: bool = False) -> ET.Element | None:
         """One OAI request → the verb element; OAI errors raise :class:`OaiError` (``noRecordsMatch`` → None)."""
-        resp = self.client.request("GET", self.base_url, params=params)
+        resp = self.client.request("GET", self.base_url, params={**self.base_params, **params})
         where = f"{params.get('verb')} at {self.base_url}"
         root = self._parse(resp.content, where, resp.status_code)
         if root is None:  # not XML, non-200: the HTTP status is the news
