@@ -42,8 +42,9 @@ def _python(code: str, env: dict, timeout: int = 300) -> subprocess.CompletedPro
                           timeout=timeout, cwd=str(ROOT))
 
 
-def test_dagbag_imports_one_harvest_dag_per_source_and_publish(airflow_env):
-    env = dict(airflow_env, CITYCAT_SOURCES=str(ROOT / "sources.yaml"))
+@pytest.mark.parametrize("sources_file", ["sources.yaml", "tests/data/config/good_every_kind.yaml"])
+def test_dagbag_imports_one_harvest_dag_per_source_and_publish(airflow_env, sources_file):
+    env = dict(airflow_env, CITYCAT_SOURCES=str(ROOT / sources_file))
     done = _python("""
         import json
         from airflow.dag_processing.dagbag import DagBag
@@ -62,7 +63,7 @@ def test_dagbag_imports_one_harvest_dag_per_source_and_publish(airflow_env):
     assert out["errors"] == {}
     from citycat.config import load_sources
 
-    expected = {f"harvest__{s.id}" for s in load_sources(ROOT / "sources.yaml").sources if s.enabled}
+    expected = {f"harvest__{s.id}" for s in load_sources(ROOT / sources_file).sources if s.enabled}
     assert expected and expected <= set(out["dags"])
     assert "publish" in out["dags"]
     for dag_id in expected:
