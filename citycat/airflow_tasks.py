@@ -86,8 +86,35 @@ def run_times(context: dict[str, Any]) -> tuple[datetime | None, datetime | None
     return start, end, ref
 
 
+def with_connection_secret(source):
+    """The source with its API key taken from its Airflow connection (``airflow_conn_id``).
+
+    The key (the connection's password) goes into an environment variable of this task process
+    only, and the kind's key option is pointed at that variable: the harvester reads keys from
+    variables, so the secret never enters the config, XCom, the logs or the raw archive.
+    """
+    if not source.airflow_conn_id:
+        return source
+    import harvesters
+    from airflow.sdk import BaseHook
+
+    harvesters.load_builtin()
+    option = getattr(harvesters.get(source.kind), "api_key_option", None)
+    if option is None:
+        raise ValueError(f"[source={source.id}] airflow_conn_id is set but kind {source.kind!r} sends no "
+                         "credentials; remove airflow_conn_id")
+    secret = BaseHook.get_connection(source.airflow_conn_id).password
+    if not secret:
+        raise ValueError(f"[source={source.id}] Airflow connection {source.airflow_conn_id!r} has no password; "
+                         "put the API key in the connection's password field")
+    env_name = "CITYCAT_SECRET_" + "".join(c if c.isalnum() else "_" for c in source.id.upper())
+    os.environ[env_name] = secret
+    return source.model_copy(update={"options": source.options.model_copy(update={option: env_name})})
+
+
 def harvest(source_id: str, *, run_id: str, params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     sources, source = _source(source_id)
+    source = with_connection_secret(source)
     data_dir = pipeline.data_dir_from_env()
     inventory = _inventory(data_dir)
     start, end, ref = run_times(context)

@@ -149,3 +149,35 @@ def test_harvest_dag_loads_postgresql_inventory_named_by_airflow_connection(airf
     assert json.loads(done.stdout.split("RESULT", 1)[1])["state"].endswith("success")
     assert Inventory(pg_url).count_datasets(status="active", source_id="pgdag") == 3
     assert not (tmp_path / "data" / "inventory.sqlite").exists()  # the connection, not the SQLite default
+
+
+def test_airflow_connection_supplies_the_api_key_without_it_entering_config_or_xcom(airflow_env, tmp_path):
+    """``airflow_conn_id``: the key comes from the connection's password and reaches the portal as
+    the Authorization header; the source's options only name the variable holding it."""
+    env = dict(airflow_env, AIRFLOW_CONN_CKAN_KEY="http://:s3cr3t-test-key@portal.invalid")
+    done = _python(f"""
+        import json, sys
+        from pathlib import Path
+        sys.path.insert(0, {str(ROOT)!r})
+        from citycat.airflow_tasks import with_connection_secret
+        from citycat.config import load_sources
+        from citycat.localportal import LocalPortal
+        from harvesters.base import HarvestWindow
+        import harvesters
+        with LocalPortal.synthetic(3) as portal:
+            Path({str(tmp_path / 's.yaml')!r}).write_text(
+                "sources:\\n  - id: leeds\\n    title: L\\n    kind: ckan\\n    url: " + portal.url +
+                "\\n    institution: {{name: L, kind: council}}\\n    airflow_conn_id: ckan_key\\n")
+            source = with_connection_secret(load_sources(Path({str(tmp_path / 's.yaml')!r})).sources[0])
+            h = harvesters.get("ckan")(source.id, source.url, source.options)
+            n = len(list(h.records(HarvestWindow(), "full")))
+            print("RESULT" + json.dumps({{"n": n, "option": source.options.api_key_env,
+                                          "dump": source.model_dump_json(),
+                                          "auth": [r["authorization"] for r in portal.requests]}}))
+    """, env)
+    assert "RESULT" in done.stdout, done.stderr[-3000:]
+    out = json.loads(done.stdout.split("RESULT", 1)[1])
+    assert out["n"] == 3
+    assert out["option"] == "CITYCAT_SECRET_LEEDS"
+    assert "s3cr3t-test-key" not in out["dump"]
+    assert out["auth"] and all(a == "s3cr3t-test-key" for a in out["auth"])
