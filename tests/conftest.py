@@ -1,4 +1,5 @@
-"""Shared fixtures: the real PostgreSQL server on 127.0.0.1:5432, when there is one.
+"""Shared fixtures: the real PostgreSQL server on 127.0.0.1:5432, when there is one, and the
+isolated data directory (plus SQLite inventory) every kind's end-to-end tests run in.
 
 Tests that need it skip with the reason where no server listens (a user's machine may
 have none); CI on this machine runs them. ``CITYCAT_TEST_PG_ADMIN_URL`` points elsewhere.
@@ -12,6 +13,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from helpers import sqlite_inventory
 from inventory import Inventory
 
 PG_ADMIN_URL = os.environ.get("CITYCAT_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -53,3 +55,20 @@ def pg_inventory(pg_url):
     inv.close()
 
 
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """``tmp_path`` as the run's home: CITYCAT_DATA_DIR is ``tmp_path/data`` and no database URL leaks in
+    from the caller's shell, so an end-to-end test never touches a real data directory or inventory."""
+    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CITYCAT_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def env_inventory(env):
+    """``(tmp_path, a migrated SQLite inventory at tmp_path/inventory.sqlite)``; closed afterwards."""
+    inv = sqlite_inventory(env / "inventory.sqlite")
+    yield env, inv
+    inv.close()

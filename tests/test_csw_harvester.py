@@ -3,16 +3,13 @@ pycsw cannot produce, a small stdlib CSW on 127.0.0.1 serving the same recorded 
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import rdflib
 
 import harvesters
 from citycat import pipeline
@@ -22,17 +19,13 @@ from conftest_portal import fast_http, sleeps  # noqa: F401
 from harvesters.base import FatalSourceError, HarvestWindow
 from harvesters.csw import CswExceptionError, CswHarvester, window_filter
 from harvesters.http import TruncatedResponseError
-from inventory import Inventory
+from helpers import assert_pages_conform, feed_pages, utc, write_kind_sources
 from pycsw_server import pycsw_iso  # noqa: F401
 
 DATA = Path(__file__).parent / "data" / "csw"
 RECORDS = sorted((DATA / "pycsw").glob("*.xml"))
 FULL = HarvestWindow()
 GMD = "{http://www.isotc211.org/2005/gmd}"
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
 
 
 def _file_ids() -> dict[str, str]:
@@ -298,28 +291,12 @@ def test_entity_attacks_are_refused(fast_http, body):
 
 
 def write_csw_sources(path: Path, source_id: str, url: str, **options) -> Path:
-    lines = ["catalog:", "  base_uri: http://localhost:8000", "  title: test inventory", "  page_size: 5", "sources:",
-             f"  - id: {source_id}", f"    title: {source_id}", "    kind: csw", f"    url: {url}",
-             "    institution:", "      name: Example Geoportal", "      kind: national"]
-    lines += [f"    {k}: {json.dumps(v)}" for k, v in {"requests_per_second": 100, **options}.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_kind_sources(path, "csw", source_id, url, institution="Example Geoportal",
+                              institution_kind="national", catalog_page_size=5, **options)
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CITYCAT_DATABASE_URL", raising=False)
-    inv = Inventory(f"sqlite:///{tmp_path / 'inventory.sqlite'}")
-    inv.migrate()
-    yield tmp_path, inv
-    inv.close()
-
-
-def test_run_source_against_pycsw_loads_inventory_and_feed_conforms(env, pycsw_iso):
-    from expectations.shacl import validate_graph
-
-    tmp, inv = env
+def test_run_source_against_pycsw_loads_inventory_and_feed_conforms(env_inventory, pycsw_iso):
+    tmp, inv = env_inventory
     t0 = utc(2026, 11, 20, 2)
     sources = load_sources(write_csw_sources(tmp / "sources.yaml", "geo", pycsw_iso.url))
     first = run_source(sources.sources[0], sources, run_id="r1", mode="full", now=t0, data_dir=tmp / "data",
@@ -328,22 +305,20 @@ def test_run_source_against_pycsw_loads_inventory_and_feed_conforms(env, pycsw_i
     assert inv.count_datasets(status="active", source_id="geo") == len(LOADED)
     feed = pipeline.publish(sources, inventory=inv, data_dir=tmp / "data", generated_at=t0)
     assert feed["datasets"] == len(LOADED)
-    pages = sorted((tmp / "data" / "feed" / "catalog").glob("page-*.ttl"))
+    pages = feed_pages(tmp / "data")
     assert len(pages) == -(-len(LOADED) // 5)
-    for page in pages:
-        result = validate_graph(rdflib.Graph().parse(page, format="turtle"))
-        assert result.conforms, (page.name, result.messages)
+    assert_pages_conform(pages)
     again = run_source(sources.sources[0], sources, run_id="r2", mode="full", now=utc(2026, 11, 21, 2),
                        data_dir=tmp / "data", inventory=inv)
     assert (again.status, again.unchanged, again.withdrawn) == ("success", len(LOADED), 0), again.reason
 
 
-def test_run_source_dc_records_without_modified_show_the_violation(env, fast_http):
+def test_run_source_dc_records_without_modified_show_the_violation(env_inventory, fast_http):
     """Native DC records (pycsw's CITE suite) lack dct:modified: the catalogue record fails the shapes."""
     from expectations.shacl import validate_graph
     from transforms.iso19139 import map_csw_record
 
-    tmp, inv = env
+    tmp, inv = env_inventory
     with FakeCsw([(DATA / "dc_019.xml").read_bytes(), (DATA / "cgdi_csw_record_dc.xml").read_bytes()]) as csw:
         sources = load_sources(write_csw_sources(tmp / "sources.yaml", "dc", csw.url, output_schema="dc"))
         out = run_source(sources.sources[0], sources, run_id="d1", mode="full", now=utc(2026, 11, 20, 2),

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import doc_table, follow
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS
 
@@ -17,10 +18,9 @@ from transforms.csw_dc import read_dc
 from transforms.geo_draft import parse_payload
 from transforms.iso19139 import FIELD_MAP, map_csw_record
 from transforms.iso19139_read import read_iso
-from transforms.rdf import LOCN, PREFIXES, PROV, VCARD
+from transforms.rdf import LOCN, PROV, VCARD
 from transforms.row import FLAT_COLUMNS
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "csw"
 ISO = {p.name: p for p in sorted((DATA / "pycsw").glob("*.xml"))}
 DC_FILES = ["cgdi_csw_record_dc.xml", "dc_040.xml"]
@@ -267,36 +267,11 @@ CONDITIONAL = {"descriptiveKeywords[INSPIRE themes]", "otherConstraints", "other
                "dc:language", "dc:format", "dct:modified", "citation/date[revision]", "dc:date"}
 
 
-def _doc_table(section: str) -> dict[str, tuple[str, ...]]:
-    out, inside = {}, False
-    for line in (ROOT / "docs" / "mapping-csw.md").read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            inside = line[3:].strip() == section
-        elif inside and line.startswith("| `"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            out[cells[0].strip("`")] = tuple(re.findall(r"`([^`]+)`", cells[1]))
-    return out
-
-
 @pytest.mark.parametrize("section, field_map", [("ISO 19139", FIELD_MAP), ("CSW Dublin Core", csw_dc.FIELD_MAP)])
 def test_doc_table_equals_field_map(section, field_map):
-    doc = _doc_table(section)
+    doc = doc_table("mapping-csw.md", section=section)
     assert list(doc) == list(field_map), "same fields, same order"
     assert doc == field_map
-
-
-def _curie(step: str) -> URIRef:
-    prefix, _, local = step.partition(":")
-    return URIRef(str(PREFIXES[prefix]) + local)
-
-
-def _follow(graph, start: URIRef, path: str) -> set:
-    nodes = {start}
-    for step in path.split("/"):
-        inverse = step.startswith("^")
-        p = _curie(step.lstrip("^"))
-        nodes = {n for x in nodes for n in (graph.subjects(p, x) if inverse else graph.objects(x, p))}
-    return nodes
 
 
 def _fields_present(draft) -> set[str]:
@@ -321,7 +296,7 @@ def _missing(name: str, data: bytes | None = None, *, skip: set[str] = CONDITION
     m = map_csw_record(rec, CTX)
     g, ds = m.graph(), URIRef(m.uri)
     present = _fields_present(draft) & set(field_map)
-    return [f"{f} -> {p}" for f in sorted(present - skip) for p in field_map[f] if not _follow(g, ds, p)]
+    return [f"{f} -> {p}" for f in sorted(present - skip) for p in field_map[f] if not follow(g, ds, p)]
 
 
 def draft_is_iso(root) -> bool:

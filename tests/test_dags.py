@@ -86,7 +86,7 @@ def test_harvest_dag_test_run_loads_inventory_from_local_portal(airflow_env, tmp
         from pathlib import Path
         sys.path.insert(0, {str(ROOT)!r})
         from citycat.localportal import DirectoryStore, LocalPortal
-        from tests.test_pipeline_e2e import write_sources
+        from tests.helpers import write_sources
         with LocalPortal(DirectoryStore.from_directory(Path({str(RECORDED)!r}))) as portal:
             write_sources(Path({str(tmp_path / 'sources.yaml')!r}), {{"id": "rec", "url": portal.url}})
             from airflow.dag_processing.dagbag import DagBag
@@ -137,7 +137,7 @@ def test_harvest_dag_loads_postgresql_inventory_named_by_airflow_connection(airf
         from pathlib import Path
         sys.path.insert(0, {str(ROOT)!r})
         from citycat.localportal import DirectoryStore, LocalPortal
-        from tests.test_pipeline_e2e import write_sources
+        from tests.helpers import write_sources
         with LocalPortal(DirectoryStore.from_directory(Path({str(RECORDED)!r}))) as portal:
             write_sources(Path({str(tmp_path / 'sources.yaml')!r}), {{"id": "pgdag", "url": portal.url}})
             from airflow.dag_processing.dagbag import DagBag

@@ -340,21 +340,15 @@ def _mixed_feed(site: LocalDcat) -> str:
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
-def test_run_source_of_kind_dcat_loads_the_inventory_and_publishes_conforming_pages(site, tmp_path, monkeypatch):
-    import rdflib
-
+def test_run_source_of_kind_dcat_loads_the_inventory_and_publishes_conforming_pages(site, env_inventory):
     from citycat.config import load_sources
     from citycat.runner import run_source
-    from expectations.shacl import validate_graph
-    from inventory import Inventory
-    from test_pipeline_e2e import write_sources
+    from helpers import feed_pages, validated_pages, write_sources
 
-    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
+    tmp_path, inv = env_inventory
     first = _mixed_feed(site)
     sources = load_sources(write_sources(tmp_path / "sources.yaml", {
         "id": "feedsrc", "kind": "dcat", "url": first, "options": {"requests_per_second": 100}}))
-    inv = Inventory(f"sqlite:///{tmp_path / 'inventory.sqlite'}")
-    inv.migrate()
     out = run_source(sources.sources[0], sources, run_id="r1", mode="full", now=T0, data_dir=tmp_path / "data",
                      inventory=inv)
     assert (out.status, out.created, out.failed) == ("success", 8, 0), out
@@ -365,11 +359,10 @@ def test_run_source_of_kind_dcat_loads_the_inventory_and_publishes_conforming_pa
     from citycat import pipeline
 
     pipeline.publish(sources, inventory=inv, data_dir=tmp_path / "data", generated_at=T0)
-    pages = sorted((tmp_path / "data" / "feed" / "catalog").glob("page-*.ttl"))
+    pages = feed_pages(tmp_path / "data")
     assert len(pages) == 4  # 8 datasets, page_size 2
     violations = []
-    for page in pages:
-        result = validate_graph(rdflib.Graph().parse(page, format="turtle"))
+    for _, _, result in validated_pages(pages):
         violations += [m for m in result.messages if m.startswith("Violation")]
     # the one thing the normaliser cannot invent: the label of the Nobel sample's EuroVoc theme
     assert len(violations) == 1 and "eurovoc.europa.eu/100142 skos:prefLabel" in violations[0], violations

@@ -6,12 +6,12 @@ contract), then mapped; SHACL is the official DCAT-AP 3.0.1 shapes (expectations
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyoxigraph as ox
 import pytest
+from helpers import curie, doc_table
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 
@@ -26,7 +26,6 @@ from transforms.dcat import FIELD_MAP, map_dataset
 from transforms.dcat_fix import CURIE_PREFIXES
 from transforms.row import FLAT_COLUMNS
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "dcat"
 CTX = SourceContext("src", "Src", "https://portal.example.org", Institution("Test Council", "council"),
                     "https://data.example.org/citycat")
@@ -254,30 +253,16 @@ def test_unusable_payloads_are_mapping_errors(payload, field):
 # ----------------------------------------------------------------------------- the documented table
 
 
-def _doc_table() -> dict[str, tuple[str, ...]]:
-    out = {}
-    for line in (ROOT / "docs" / "mapping-dcat.md").read_text(encoding="utf-8").split("## Field table", 1)[1].splitlines():
-        if line.startswith("| `"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            out[cells[0].strip("`")] = tuple(re.findall(r"`([^`]+)`", cells[1]))
-    return out
-
-
 def test_doc_table_equals_field_map():
-    doc = _doc_table()
+    doc = doc_table("mapping-dcat.md", after="## Field table")
     assert list(doc) == list(FIELD_MAP), "same fields, same order"
     assert doc == FIELD_MAP
-
-
-def _iri(step: str) -> URIRef:
-    prefix, _, local = step.partition(":")
-    return URIRef(CURIE_PREFIXES[prefix] + local)
 
 
 def _follow(triples, start, path: str) -> set:
     nodes = {start}
     for step in path.split("/"):
-        p = _iri(step.lstrip("^"))
+        p = curie(step.lstrip("^"), CURIE_PREFIXES)
         if step.startswith("^"):
             nodes = {s for s, p2, o in triples if p2 == p and o in nodes}
         else:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import rdflib
 from rdflib.namespace import DCAT, RDF
 
 import harvesters
@@ -24,6 +23,7 @@ from harvesters.base import FatalSourceError, HarvestWindow
 from harvesters.dcat_us import DcatUsHarvester, parse_modified
 from harvesters.http import (RedirectRefusedError, ResponseTooLargeError, TruncatedResponseError,
                              UnexpectedContentError)
+from helpers import feed_pages, validated_pages, write_sources
 
 DATA = Path(__file__).parent / "data" / "dcat_us"
 CFTC = json.loads((DATA / "cftc_data.json").read_text(encoding="utf-8"))
@@ -215,26 +215,18 @@ def test_replay_mode_does_not_contact_the_source(fast_http):
 
 
 def _sources(path: Path, entries: list[tuple[str, str]]) -> Path:
-    lines = ["catalog:", "  base_uri: http://localhost:8000", "  title: test inventory", "  page_size: 4", "sources:"]
-    for sid, url in entries:
-        lines += [f"  - id: {sid}", f"    title: {sid}", "    kind: dcat-us", f"    url: {url}",
-                  "    institution:", "      name: Test Agency", "      kind: national",
-                  "    requests_per_second: 50"]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_sources(path, *({"id": sid, "kind": "dcat-us", "url": url, "institution": "Test Agency",
+                                  "institution_kind": "national", "options": {"requests_per_second": 50}}
+                                 for sid, url in entries), page_size=4)
 
 
-def test_end_to_end_run_source_loads_inventory_and_feed_conforms(server, tmp_path, monkeypatch):
+def test_end_to_end_run_source_loads_inventory_and_feed_conforms(server, env_inventory):
     from citycat import pipeline
     from citycat.config import load_sources
     from citycat.runner import run_source
-    from expectations.shacl import validate_graph
-    from inventory import Inventory
 
-    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
+    tmp_path, inv = env_inventory
     data_dir = tmp_path / "data"
-    inv = Inventory(f"sqlite:///{tmp_path / 'inventory.sqlite'}")
-    inv.migrate()
     sources = load_sources(_sources(tmp_path / "sources.yaml", [("cftc", server.base + "/cftc/data.json"),
                                                                 ("apur", server.base + "/apur/data.json")]))
     outs = [run_source(s, sources, run_id="r1", mode="full", now=T0, data_dir=data_dir, inventory=inv)
@@ -247,12 +239,10 @@ def test_end_to_end_run_source_loads_inventory_and_feed_conforms(server, tmp_pat
     assert (again.status, again.created, again.updated, again.unchanged) == ("success", 0, 0, 7)
 
     pipeline.publish(sources, inventory=inv, data_dir=data_dir, generated_at=T0)
-    pages = sorted((data_dir / "feed" / "catalog").glob("page-*.ttl"))
+    pages = feed_pages(data_dir)
     assert len(pages) == 3  # 10 datasets, page_size 4
     seen = 0
-    for page in pages:
-        g = rdflib.Graph().parse(page, format="turtle")
+    for page, g, result in validated_pages(pages):
         seen += len(set(g.subjects(RDF.type, DCAT.Dataset)))
-        result = validate_graph(g)
         assert result.conforms, (page.name, result.messages)
     assert seen == 10

@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import re
 from pathlib import Path
 
 import pytest
+from helpers import doc_rows, doc_table, follow
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, ORG, RDF, RDFS
 
@@ -26,7 +26,6 @@ from transforms.rdf import GSP, PREFIXES, VCARD
 from transforms.row import FLAT_COLUMNS
 from transforms.vocab_base import DATA as VOCAB_DATA
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "dcat_us"
 CTX = SourceContext("apur", "APUR open data", "http://cassini.apur.opendata.arcgis.com/data.json",
                     Institution("Test Council", "council"), "https://data.example.org/citycat")
@@ -68,17 +67,8 @@ def full_dataset() -> dict:
 
 
 def _doc_tables() -> tuple[dict[str, tuple[str, ...]], list[str]]:
-    mapped, unmapped, section = {}, [], "mapped"
-    for line in (ROOT / "docs" / "mapping-dcat-us.md").read_text(encoding="utf-8").splitlines():
-        if line.startswith("## Not mapped"):
-            section = "unmapped"
-        if not line.startswith("| `"):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if section == "mapped":
-            mapped[cells[0].strip("`")] = tuple(re.findall(r"`([^`]+)`", cells[1]))
-        else:
-            unmapped.append(cells[0].strip("`"))
+    mapped = doc_table("mapping-dcat-us.md", before="\n## Not mapped")
+    unmapped = [cells[0].strip("`") for cells in doc_rows("mapping-dcat-us.md", after="\n## Not mapped")]
     return mapped, unmapped
 
 
@@ -135,15 +125,6 @@ def _present(ds: dict, field: str) -> bool:
     return filled(ds.get(head))
 
 
-def _follow(graph, start: URIRef, path: str) -> set:
-    nodes = {start}
-    for step in path.split("/"):
-        prefix, _, local = step.lstrip("^").partition(":")
-        p = URIRef(str(PATH_PREFIXES[prefix]) + local)
-        nodes = {n for x in nodes for n in (graph.subjects(p, x) if step.startswith("^") else graph.objects(x, p))}
-    return nodes
-
-
 def _missing(ds: dict, skip: set[str]) -> list[str]:
     mapped = map_dataset(ds, CTX)
     g, node = mapped.graph(), URIRef(mapped.uri)
@@ -152,7 +133,7 @@ def _missing(ds: dict, skip: set[str]) -> list[str]:
         if field in skip or not _present(ds, field):
             continue
         for path in paths:
-            ok = mapped.uri == ds["@id"] if path == "@id" else bool(_follow(g, node, path))
+            ok = mapped.uri == ds["@id"] if path == "@id" else bool(follow(g, node, path, PATH_PREFIXES))
             if not ok:
                 missing.append(f"{field} -> {path}")
     return missing

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from pathlib import Path
 
 import pytest
+from helpers import doc_table, follow
 from rdflib import URIRef
 
 from transforms.base import Institution, SourceContext
 from transforms.ckan import FIELD_MAP, map_package
-from transforms.rdf import PREFIXES
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "ckan_mapping"
 CTX = SourceContext("dgu", "data.gov.uk", "https://data.gov.uk", Institution("Test Council", "council"),
                     "https://data.example.org/citycat")
@@ -23,18 +21,8 @@ CTX = SourceContext("dgu", "data.gov.uk", "https://data.gov.uk", Institution("Te
 CONDITIONAL = {"license_id", "license_url", "extras.licence", "groups[].name", "extras.theme"}
 
 
-def _doc_table() -> dict[str, tuple[str, ...]]:
-    out = {}
-    for line in (ROOT / "docs" / "mapping-ckan.md").read_text(encoding="utf-8").splitlines():
-        if not line.startswith("| `"):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        out[cells[0].strip("`")] = tuple(re.findall(r"`([^`]+)`", cells[1]))
-    return out
-
-
 def test_doc_table_equals_field_map():
-    doc = _doc_table()
+    doc = doc_table("mapping-ckan.md")
     assert list(doc) == list(FIELD_MAP), "same fields, same order"
     assert doc == FIELD_MAP
 
@@ -56,20 +44,6 @@ def _present(pkg: dict, field: str) -> bool:
     return field in pkg and filled(pkg[field]) if not isinstance(pkg.get(field), bool) else True
 
 
-def _curie(step: str) -> URIRef:
-    prefix, _, local = step.partition(":")
-    return URIRef(str(PREFIXES[prefix]) + local)
-
-
-def _follow(graph, start: URIRef, path: str) -> set:
-    nodes = {start}
-    for step in path.split("/"):
-        inverse = step.startswith("^")
-        p = _curie(step.lstrip("^"))
-        nodes = {n for x in nodes for n in (graph.subjects(p, x) if inverse else graph.objects(x, p))}
-    return nodes
-
-
 def _check(pkg: dict, *, skip: set[str]) -> list[str]:
     mapped = map_package(pkg, CTX)
     g, ds = mapped.graph(), URIRef(mapped.uri)
@@ -82,7 +56,7 @@ def _check(pkg: dict, *, skip: set[str]) -> list[str]:
                 uri = next(e["value"] for e in pkg["extras"] if e["key"] == "uri")
                 ok = mapped.uri == uri
             else:
-                ok = bool(_follow(g, ds, path))
+                ok = bool(follow(g, ds, path))
             if not ok:
                 missing.append(f"{field} -> {path}")
     return missing

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,13 +13,13 @@ from defusedxml.ElementTree import fromstring
 from expectations.shacl import validate_graph
 from harvesters.base import RawRecord
 from harvesters.oai_pmh import _O, _serialise
+from helpers import doc_table, follow
 from transforms import datacite, oai_dc
 from transforms.base import Institution, MappingError, SourceContext
 from transforms.oai_pmh import map_oai_record
-from transforms.rdf import ADMS, PREFIXES
+from transforms.rdf import ADMS
 from transforms.row import FLAT_COLUMNS
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "oai_pmh"
 CTX = SourceContext("uni", "University repository", "https://repository.example.ac.uk/oai2d",
                     Institution("Example University", "university"), "https://data.example.org/citycat")
@@ -197,35 +196,15 @@ def test_unmappable_records_raise_mapping_error_naming_the_field(payload, field)
 # ---------------------------------------------------------------------------- the documented tables
 
 
-def _doc_tables() -> dict[str, dict[str, tuple[str, ...]]]:
-    tables: dict[str, dict[str, tuple[str, ...]]] = {}
-    current = None
-    for line in (ROOT / "docs" / "mapping-oai-pmh.md").read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            current = tables.setdefault(line[3:].strip(), {})
-        elif line.startswith("| `") and current is not None:
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            current[cells[0].strip("`")] = tuple(re.findall(r"`([^`]+)`", cells[1]))
-    return tables
-
-
 @pytest.mark.parametrize("section, field_map", [("oai_dc", oai_dc.FIELD_MAP), ("DataCite", datacite.FIELD_MAP)])
 def test_doc_table_equals_field_map(section, field_map):
-    doc = _doc_tables()[section]
+    doc = doc_table("mapping-oai-pmh.md", section=section)
     assert list(doc) == list(field_map) and doc == field_map
-
-
-def _follow(g, start, path: str) -> set:
-    nodes = {start}
-    for step in path.split("/"):
-        p = URIRef(str(PREFIXES[step.lstrip("^").split(":")[0]]) + step.lstrip("^").split(":")[1])
-        nodes = {n for x in nodes for n in (g.subjects(p, x) if step.startswith("^") else g.objects(x, p))}
-    return nodes
 
 
 def _missing(record: RawRecord, field_map: dict[str, tuple[str, ...]]) -> list[str]:
     m, g, ds = mapped(record)
-    return [f"{f} -> {p}" for f, paths in field_map.items() for p in paths if not _follow(g, ds, p)]
+    return [f"{f} -> {p}" for f, paths in field_map.items() for p in paths if not follow(g, ds, p)]
 
 
 def _full_oai_dc() -> RawRecord:

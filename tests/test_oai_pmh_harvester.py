@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import rdflib
 
 import harvesters
 from citycat import pipeline
@@ -18,16 +16,12 @@ from conftest_portal import fast_http, sleeps  # noqa: F401
 from harvesters.base import FatalSourceError, HarvestWindow
 from harvesters.http import TruncatedResponseError
 from harvesters.oai_pmh import SECONDS, OaiError, OaiPmhHarvester, oai_window, parse_datestamp
-from inventory import Inventory
+from helpers import assert_pages_conform, feed_pages, utc, write_kind_sources
 
 DATA = Path(__file__).parent / "data" / "oai_pmh"
 FULL = HarvestWindow()
 ZENODO_IDS = ["oai:zenodo.org:8433919", "oai:zenodo.org:20510666", "oai:zenodo.org:20566294",
               "oai:zenodo.org:20568304"]  # in datestamp order
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
 
 
 def zenodo_items() -> list[OaiItem]:
@@ -280,28 +274,12 @@ def test_record_without_identifier_is_reported_and_listing_not_complete(fast_htt
 
 
 def write_oai_sources(path: Path, source_id: str, url: str, **options) -> Path:
-    lines = ["catalog:", "  base_uri: http://localhost:8000", "  title: test inventory", "  page_size: 2", "sources:",
-             f"  - id: {source_id}", f"    title: {source_id}", "    kind: oai-pmh", f"    url: {url}",
-             "    institution:", "      name: Example University", "      kind: university"]
-    lines += [f"    {k}: {json.dumps(v)}" for k, v in {"requests_per_second": 100, **options}.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_kind_sources(path, "oai-pmh", source_id, url, institution="Example University",
+                              institution_kind="university", **options)
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CITYCAT_DATABASE_URL", raising=False)
-    inv = Inventory(f"sqlite:///{tmp_path / 'inventory.sqlite'}")
-    inv.migrate()
-    yield tmp_path, inv
-    inv.close()
-
-
-def test_run_source_loads_inventory_and_feed_conforms_then_tombstone_withdraws(env):
-    from expectations.shacl import validate_graph
-
-    tmp, inv = env
+def test_run_source_loads_inventory_and_feed_conforms_then_tombstone_withdraws(env_inventory):
+    tmp, inv = env_inventory
     t0 = utc(2026, 11, 20, 2)
     with LocalOai(zenodo_items(), page_size=3) as repo:
         sources = load_sources(write_oai_sources(tmp / "sources.yaml", "zen", repo.url))
@@ -311,11 +289,9 @@ def test_run_source_loads_inventory_and_feed_conforms_then_tombstone_withdraws(e
     assert inv.count_datasets(status="active", source_id="zen") == 4
     feed = pipeline.publish(sources, inventory=inv, data_dir=tmp / "data", generated_at=t0)
     assert feed["datasets"] == 4
-    pages = sorted((tmp / "data" / "feed" / "catalog").glob("page-*.ttl"))
+    pages = feed_pages(tmp / "data")
     assert len(pages) == 2
-    for page in pages:
-        result = validate_graph(rdflib.Graph().parse(page, format="turtle"))
-        assert result.conforms, (page.name, result.messages)
+    assert_pages_conform(pages)
     # the repository now announces one record deleted: an incremental run withdraws it
     gone = OaiItem("oai:zenodo.org:20510666", "2026-11-20T10:00:00Z", ["software"], {}, deleted=True)
     with LocalOai([i for i in zenodo_items() if i.identifier != gone.identifier] + [gone]) as repo:
@@ -326,8 +302,8 @@ def test_run_source_loads_inventory_and_feed_conforms_then_tombstone_withdraws(e
     assert inv.count_datasets(status="active", source_id="zen") == 3
 
 
-def test_run_source_with_oai_datacite_and_pycsw_quirks(env):
-    tmp, inv = env
+def test_run_source_with_oai_datacite_and_pycsw_quirks(env_inventory):
+    tmp, inv = env_inventory
     items = items_from_response(DATA / "crafted_listrecords_oai_datacite.xml", "oai_datacite")
     with LocalOai(items, page_size=1, pycsw=True) as repo:
         sources = load_sources(write_oai_sources(tmp / "sources.yaml", "dc", repo.url, metadata_prefix="oai_datacite",
@@ -338,8 +314,8 @@ def test_run_source_with_oai_datacite_and_pycsw_quirks(env):
     assert inv.count_datasets(status="active", source_id="dc") == 2
 
 
-def test_bad_token_after_good_run_fails_and_loses_nothing(env):
-    tmp, inv = env
+def test_bad_token_after_good_run_fails_and_loses_nothing(env_inventory):
+    tmp, inv = env_inventory
     with LocalOai(zenodo_items(), page_size=2) as repo:
         sources = load_sources(write_oai_sources(tmp / "sources.yaml", "zen", repo.url))
         good = run_source(sources.sources[0], sources, run_id="g", mode="full", now=utc(2026, 11, 20, 2),

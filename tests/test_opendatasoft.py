@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -27,14 +25,13 @@ from expectations.shacl import validate_graph
 from harvesters.base import FatalSourceError, HarvestWindow
 from harvesters.http import TruncatedResponseError, UnexpectedContentError
 from harvesters.opendatasoft import OpenDataSoftHarvester, odsql_window
-from inventory import Inventory
+from helpers import doc_table, feed_pages, follow, utc, write_kind_sources
 from transforms import get_mapping, vocab
 from transforms.base import Institution, MappingError, SourceContext
 from transforms.opendatasoft import FIELD_MAP, map_dataset
-from transforms.rdf import GSP, PREFIXES
+from transforms.rdf import GSP
 from transforms.row import FLAT_COLUMNS
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "opendatasoft"
 V1_DOC = json.loads((DATA / "ods_v1_search_etalab_sandbox.json").read_text(encoding="utf-8"))
 V1 = {d["datasetid"]: d for d in V1_DOC["datasets"]}
@@ -43,10 +40,6 @@ CTX = SourceContext("ods", "Etalab sandbox", "https://etalab-sandbox.opendatasof
                     Institution("Etalab", "national"), "https://data.example.org/citycat")
 FULL = HarvestWindow()
 ORDER = ["test-a", "test-b", "test-c", "test-d"]  # by modified, then id
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
 
 
 def harvester(url: str, http, **options) -> OpenDataSoftHarvester:
@@ -256,22 +249,7 @@ def test_unmappable_payloads_name_source_record_and_field():
 
 
 def _doc_table() -> dict[str, tuple[str, ...]]:
-    text = (ROOT / "docs" / "mapping-opendatasoft.md").read_text(encoding="utf-8")
-    out = {}
-    for line in text.split("## Mapping", 1)[1].splitlines():
-        if line.startswith("| `"):
-            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-            out[cells[0].strip("`")] = tuple(re.findall(r"`([^`]+)`", cells[1]))
-    return out
-
-
-def _follow(g, start, path: str) -> set:
-    nodes = {start}
-    for step in path.split("/"):
-        prefix, _, local = step.lstrip("^").partition(":")
-        p = URIRef(str(PREFIXES[prefix]) + local)
-        nodes = {n for x in nodes for n in (g.subjects(p, x) if step.startswith("^") else g.objects(x, p))}
-    return nodes
+    return doc_table("mapping-opendatasoft.md", after="## Mapping", sep=" | ")
 
 
 def _full_dataset() -> dict:
@@ -292,7 +270,7 @@ def _full_dataset() -> dict:
 def _missing(ds: dict) -> list[str]:
     m = map_dataset(ds, CTX)
     g, node = m.graph(), URIRef(m.uri)
-    return [f"{f} -> {p}" for f, paths in FIELD_MAP.items() for p in paths if not _follow(g, node, p)]
+    return [f"{f} -> {p}" for f, paths in FIELD_MAP.items() for p in paths if not follow(g, node, p)]
 
 
 def test_doc_table_equals_field_map():
@@ -314,33 +292,23 @@ def test_the_path_check_can_fail():
 
 
 def write_sources(path: Path, url: str, **options) -> Path:
-    lines = ["catalog:", "  base_uri: http://localhost:8000", "  title: test inventory", "  page_size: 2", "sources:",
-             "  - id: ods", "    title: Etalab sandbox", "    kind: opendatasoft", f"    url: {url}",
-             "    institution:", "      name: Etalab", "      kind: national"]
-    lines += [f"    {k}: {json.dumps(v)}" for k, v in {"requests_per_second": 100, **options}.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_kind_sources(path, "opendatasoft", "ods", url, title="Etalab sandbox", institution="Etalab",
+                              institution_kind="national", **options)
 
 
-def test_run_source_loads_inventory_and_feed_pages_validate(tmp_path, monkeypatch, v21):
-    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CITYCAT_DATABASE_URL", raising=False)
-    inv = Inventory(f"sqlite:///{tmp_path / 'inventory.sqlite'}")
-    inv.migrate()
-    try:
-        sources = load_sources(write_sources(tmp_path / "sources.yaml", v21.url, page_size=3))
-        t0 = utc(2026, 11, 20, 2)
-        out = run_source(sources.sources[0], sources, run_id="o1", mode="full", now=t0, data_dir=tmp_path / "data",
-                         inventory=inv)
-        assert (out.status, out.created, out.failed) == ("success", 4, 0), out.reason
-        assert inv.count_datasets(status="active", source_id="ods") == 4
-        feed = pipeline.publish(sources, inventory=inv, data_dir=tmp_path / "data", generated_at=t0)
-        assert feed["datasets"] == 4
-        g = rdflib.Graph()
-        for page in sorted((tmp_path / "data" / "feed" / "catalog").glob("page-*.ttl")):
-            g.parse(page, format="turtle")
-        result = validate_graph(g)
-        # the sandbox's test-b/c/d have no description: exactly those violations, nothing else
-        assert result.violations == 3 and all("description" in m for m in result.messages if "Violation" in m)
-    finally:
-        inv.close()
+def test_run_source_loads_inventory_and_feed_pages_validate(env_inventory, v21):
+    tmp_path, inv = env_inventory
+    sources = load_sources(write_sources(tmp_path / "sources.yaml", v21.url, page_size=3))
+    t0 = utc(2026, 11, 20, 2)
+    out = run_source(sources.sources[0], sources, run_id="o1", mode="full", now=t0, data_dir=tmp_path / "data",
+                     inventory=inv)
+    assert (out.status, out.created, out.failed) == ("success", 4, 0), out.reason
+    assert inv.count_datasets(status="active", source_id="ods") == 4
+    feed = pipeline.publish(sources, inventory=inv, data_dir=tmp_path / "data", generated_at=t0)
+    assert feed["datasets"] == 4
+    g = rdflib.Graph()
+    for page in feed_pages(tmp_path / "data"):
+        g.parse(page, format="turtle")
+    result = validate_graph(g)
+    # the sandbox's test-b/c/d have no description: exactly those violations, nothing else
+    assert result.violations == 3 and all("description" in m for m in result.messages if "Violation" in m)

@@ -15,33 +15,12 @@ from citycat import cli, pipeline
 from citycat.config import load_sources
 from citycat.localportal import DirectoryStore, LocalPortal
 from citycat.runner import run_source
+from helpers import feed_pages, sqlite_inventory, validated_pages, write_sources
 from inventory import Inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "examples" / "ckan"
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
-
-
-def write_sources(path: Path, *entries: dict) -> Path:
-    lines = ["catalog:", "  base_uri: http://localhost:8000", "  title: test inventory", "  page_size: 2", "sources:"]
-    for e in entries:
-        lines += [f"  - id: {e['id']}", f"    title: {e.get('title', e['id'])}", f"    kind: {e.get('kind', 'ckan')}",
-                  f"    url: {e['url']}", "    institution:", f"      name: {e.get('institution', 'Test Council')}",
-                  "      kind: council"]
-        for k, v in e.get("options", {}).items():
-            lines.append(f"    {k}: {json.dumps(v)}")
-        if "quality" in e:
-            lines.append("    quality:")
-            lines += [f"      {k}: {v}" for k, v in e["quality"].items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CITYCAT_DATABASE_URL", raising=False)
-    return tmp_path
 
 
 @pytest.fixture
@@ -51,9 +30,7 @@ def recorded():
 
 
 def _inventory(tmp_path: Path) -> Inventory:
-    inv = Inventory(f"sqlite:///{tmp_path / 'data' / 'inventory.sqlite'}")
-    inv.migrate()
-    return inv
+    return sqlite_inventory(tmp_path / "data" / "inventory.sqlite")
 
 
 def test_cli_run_recorded_portal_builds_inventory_and_feed(env, recorded, capsys):
@@ -179,16 +156,12 @@ def test_gate_blocks_load_of_duplicate_uris_and_inventory_is_untouched(env, tmp_
 
 
 def test_published_feed_pages_conform_to_dcat_ap3_shapes(env, recorded):
-    from expectations.shacl import validate_graph
-
     src = write_sources(env / "sources.yaml", {"id": "rec", "url": recorded.url})
     assert cli.main(["run", "--sources", str(src), "--mode", "full"]) == 0
-    pages = sorted((env / "data" / "feed" / "catalog").glob("page-*.ttl"))
+    pages = feed_pages(env / "data")
     assert len(pages) == 2  # 3 datasets, page_size 2
-    for page in pages:
-        g = rdflib.Graph().parse(page, format="turtle")
+    for page, g, result in validated_pages(pages):
         assert len(set(g.subjects(RDF.type, DCAT.Dataset))) in (1, 2)
-        result = validate_graph(g)
         assert result.conforms, (page.name, result.messages)
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import rdflib
 from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS
 
@@ -26,8 +25,8 @@ from conftest_portal import fast_http, sleeps  # noqa: F401
 from harvesters.base import FatalSourceError, HarvestWindow
 from harvesters.http import TruncatedResponseError
 from harvesters.asset_register import RegisterHarvester, cell_text, column_letter, content_id
+from helpers import doc_table, feed_pages, follow, sqlite_inventory, validated_pages, write_sources
 from transforms.base import Institution, MappingError, SourceContext
-from transforms.rdf import PREFIXES
 from transforms.register import FIELD_MAP, map_register_row
 from transforms.register_fields import access_right, contact_parts, split_list
 
@@ -479,21 +478,7 @@ def test_mapped_rows_pass_the_dcat_ap_3_shapes_or_name_the_missing_property():
 
 
 def _doc_table() -> dict[str, tuple[str, ...]]:
-    out = {}
-    for line in (ROOT / "docs" / "mapping-register.md").read_text(encoding="utf-8").split("## Field table")[1] \
-            .split("\n### ")[0].splitlines():
-        if line.startswith("| `"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            out[cells[0].strip("`")] = tuple(re.findall(r"`([^`]+)`", cells[1]))
-    return out
-
-
-def _follow(graph, start: URIRef, path: str) -> set:
-    nodes = {start}
-    for step in path.split("/"):
-        p = URIRef(str(PREFIXES[step.lstrip("^").partition(":")[0]]) + step.lstrip("^").partition(":")[2])
-        nodes = {n for x in nodes for n in (graph.subjects(p, x) if step.startswith("^") else graph.objects(x, p))}
-    return nodes
+    return doc_table("mapping-register.md", after="## Field table", before="\n### ")
 
 
 FULL_ROW = {"ID": "X-1", "Name": "Playgrounds", "About": "Inspections of play areas.", "Owner": "Parks Manager",
@@ -508,7 +493,7 @@ def _missing_paths(row: dict) -> list[str]:
     payload = {"row": row, "columns": FULL_COLUMNS, "row_number": 2, "sheet": None}
     mapped = map_register_row(payload, CTX)
     g, ds = mapped.graph(), URIRef(mapped.uri)
-    return [f"{f} -> {p}" for f, paths in FIELD_MAP.items() for p in paths if not _follow(g, ds, p)]
+    return [f"{f} -> {p}" for f, paths in FIELD_MAP.items() for p in paths if not follow(g, ds, p)]
 
 
 def test_doc_table_equals_field_map_and_columns_model():
@@ -526,7 +511,6 @@ def test_every_documented_path_appears_for_a_full_row_and_the_check_can_fail():
 
 def _e2e_sources(env: Path, url: str) -> Any:
     from citycat.config import load_sources
-    from test_pipeline_e2e import write_sources
 
     options = {"columns": COLUMNS}
     if url.endswith(".xlsx"):
@@ -535,24 +519,12 @@ def _e2e_sources(env: Path, url: str) -> Any:
                                                              "options": options}))
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CITYCAT_DATABASE_URL", raising=False)
-    return tmp_path
-
-
 def _inventory(env: Path):
-    from inventory import Inventory
-
-    inv = Inventory(f"sqlite:///{env / 'data' / 'inventory.sqlite'}")
-    inv.migrate()
-    return inv
+    return sqlite_inventory(env / "data" / "inventory.sqlite")
 
 
 def test_end_to_end_local_xlsx_loads_the_inventory_and_the_feed_conforms(env):
     from citycat.runner import run_source
-    from expectations.shacl import validate_graph
 
     sources = _e2e_sources(env, XLSX.resolve().as_uri())  # a file: URL
     inv = _inventory(env)
@@ -565,12 +537,10 @@ def test_end_to_end_local_xlsx_loads_the_inventory_and_the_feed_conforms(env):
     from citycat import pipeline
 
     pipeline.publish(sources, inventory=inv, data_dir=env / "data", generated_at=T0)
-    pages = sorted((env / "data" / "feed" / "catalog").glob("page-*.ttl"))
+    pages = feed_pages(env / "data")
     assert len(pages) == 7  # 14 datasets, page_size 2
     pest = None
-    for page in pages:
-        g = rdflib.Graph().parse(page, format="turtle")
-        result = validate_graph(g)
+    for page, g, result in validated_pages(pages):
         titles = {str(t) for t in g.objects(None, DCTERMS.title)}
         if "Pest Control Requests" in titles:  # the register gives it no description
             pest = result

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -26,24 +24,18 @@ from expectations.shacl import validate_graph
 from harvesters.base import FatalSourceError, HarvestWindow
 from harvesters.http import TruncatedResponseError, UnexpectedContentError
 from harvesters.socrata import SocrataHarvester, parse_socrata_time
-from inventory import Inventory
+from helpers import assert_pages_conform, doc_table, feed_pages, follow, utc, write_kind_sources
 from transforms import get_mapping, vocab
 from transforms.base import Institution, MappingError, SourceContext
-from transforms.rdf import PREFIXES
 from transforms.row import FLAT_COLUMNS
 from transforms.socrata import FIELD_MAP, map_asset
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "socrata"
 VIEW = json.loads((DATA / "seattle_socrata_view_3k2p-39jp.json").read_text(encoding="utf-8"))
 ENTRIES = json.loads((DATA / "catalog_v1_built_from_view.json").read_text(encoding="utf-8"))["results"]
 CTX = SourceContext("sea", "Seattle open data", "https://data.seattle.gov", Institution("City of Seattle", "council"),
                     "https://data.example.org/citycat")
 FULL = HarvestWindow()
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
 
 
 def harvester(url: str, http, **options) -> SocrataHarvester:
@@ -270,22 +262,7 @@ def test_discovery_only_licence_name_and_contact_email():
 
 
 def _doc_table() -> dict[str, tuple[str, ...]]:
-    text = (ROOT / "docs" / "mapping-socrata.md").read_text(encoding="utf-8")
-    out = {}
-    for line in text.split("## Mapping", 1)[1].splitlines():
-        if line.startswith("| `"):
-            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-            out[cells[0].strip("`")] = tuple(re.findall(r"`([^`]+)`", cells[1]))
-    return out
-
-
-def _follow(g, start, path: str) -> set:
-    nodes = {start}
-    for step in path.split("/"):
-        prefix, _, local = step.lstrip("^").partition(":")
-        p = URIRef(str(PREFIXES[prefix]) + local)
-        nodes = {n for x in nodes for n in (g.subjects(p, x) if step.startswith("^") else g.objects(x, p))}
-    return nodes
+    return doc_table("mapping-socrata.md", after="## Mapping", sep=" | ")
 
 
 def _full_payload() -> dict:
@@ -302,7 +279,7 @@ def _missing(payload: dict) -> list[str]:
     m = map_asset(payload, CTX)
     g, ds = m.graph(), URIRef(m.uri)
     return [f"{f} -> {p}" for f, paths in FIELD_MAP.items() for p in paths
-            if not (m.uri == payload["view"]["metadata"]["rdfSubject"] if p == "@id" else _follow(g, ds, p))]
+            if not (m.uri == payload["view"]["metadata"]["rdfSubject"] if p == "@id" else follow(g, ds, p))]
 
 
 def test_doc_table_equals_field_map():
@@ -324,38 +301,25 @@ def test_the_path_check_can_fail():
 
 
 def write_sources(path: Path, url: str, **options) -> Path:
-    lines = ["catalog:", "  base_uri: http://localhost:8000", "  title: test inventory", "  page_size: 2", "sources:",
-             "  - id: sea", "    title: Seattle", "    kind: socrata", f"    url: {url}", "    institution:",
-             "      name: City of Seattle", "      kind: council"]
-    lines += [f"    {k}: {json.dumps(v)}" for k, v in {"requests_per_second": 100, **options}.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_kind_sources(path, "socrata", "sea", url, title="Seattle", institution="City of Seattle",
+                              institution_kind="council", **options)
 
 
-def test_run_source_loads_inventory_and_feed_conforms(tmp_path, monkeypatch, portal):
-    monkeypatch.setenv("CITYCAT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CITYCAT_DATABASE_URL", raising=False)
-    inv = Inventory(f"sqlite:///{tmp_path / 'inventory.sqlite'}")
-    inv.migrate()
-    try:
-        sources = load_sources(write_sources(tmp_path / "sources.yaml", portal.url, domain="data.seattle.gov",
-                                             page_size=2, fetch_views=True))
-        t0 = utc(2026, 11, 20, 2)
-        out = run_source(sources.sources[0], sources, run_id="s1", mode="full", now=t0, data_dir=tmp_path / "data",
-                         inventory=inv)
-        assert (out.status, out.created, out.failed) == ("success", 2, 0), out.reason
-        assert inv.count_datasets(status="active", source_id="sea") == 2
-        feed = pipeline.publish(sources, inventory=inv, data_dir=tmp_path / "data", generated_at=t0)
-        assert feed["datasets"] == 2
-        pages = sorted((tmp_path / "data" / "feed" / "catalog").glob("page-*.ttl"))
-        assert pages
-        for page in pages:
-            g = rdflib.Graph().parse(page, format="turtle")
-            result = validate_graph(g)
-            assert result.conforms, (page.name, result.messages)
-        g = rdflib.Graph()
-        for page in pages:
-            g.parse(page, format="turtle")
-        assert len(set(g.subjects(rdflib.RDF.type, DCAT.Dataset))) == 2  # charts and maps are not datasets
-    finally:
-        inv.close()
+def test_run_source_loads_inventory_and_feed_conforms(env_inventory, portal):
+    tmp_path, inv = env_inventory
+    sources = load_sources(write_sources(tmp_path / "sources.yaml", portal.url, domain="data.seattle.gov",
+                                         page_size=2, fetch_views=True))
+    t0 = utc(2026, 11, 20, 2)
+    out = run_source(sources.sources[0], sources, run_id="s1", mode="full", now=t0, data_dir=tmp_path / "data",
+                     inventory=inv)
+    assert (out.status, out.created, out.failed) == ("success", 2, 0), out.reason
+    assert inv.count_datasets(status="active", source_id="sea") == 2
+    feed = pipeline.publish(sources, inventory=inv, data_dir=tmp_path / "data", generated_at=t0)
+    assert feed["datasets"] == 2
+    pages = feed_pages(tmp_path / "data")
+    assert pages
+    assert_pages_conform(pages)
+    g = rdflib.Graph()
+    for page in pages:
+        g.parse(page, format="turtle")
+    assert len(set(g.subjects(rdflib.RDF.type, DCAT.Dataset))) == 2  # charts and maps are not datasets
