@@ -297,7 +297,7 @@ def publish(sources: SourcesFile, *, inventory, data_dir: Path, generated_at: da
     # content_hash (SHA-256 of nt) lets the writer spot unchanged datasets without hashing nt
     datasets = (FeedDataset(source_id=d.source_id, native_id=d.native_id, uri=d.uri, nt=d.nt,
                             first_seen=d.first_seen, last_changed=d.last_changed, content_hash=d.content_hash)
-                for d in inventory.iter_datasets(status="active"))
+                for d in inventory.iter_datasets(status="active", with_row=False))
     result = write_feed(datasets, Path(data_dir) / "feed", catalog=catalog, sources=infos,
                         page_size=c.page_size, total=inventory.count_datasets(status="active"),
                         generated_at=generated_at)

@@ -254,16 +254,20 @@ class Inventory:
             return int(conn.execute(stmt).scalar_one())
 
     def iter_datasets(self, *, status: str | None = "active", source_id: str | None = None,
-                      modified_since: datetime | None = None, batch: int = 1000) -> Iterator[DatasetInfo]:
+                      modified_since: datetime | None = None, batch: int = 1000,
+                      with_row: bool = True) -> Iterator[DatasetInfo]:
         """Stream datasets ordered by (source_id, native_id) in byte order on both backends.
 
         One read transaction for the whole walk, so a load committing meanwhile is either
         wholly visible or not at all; PostgreSQL streams through a server-side cursor.
+        ``with_row=False`` leaves ``row`` as None: the feed needs only the graph, and decoding
+        100,000 rows of JSON it would throw away cost ~3 s of every publish.
         """
         order = [datasets.c.source_id, datasets.c.native_id]
         if self.backend == "postgresql":
             order = [c.collate("C") for c in order]
-        stmt = select(*[datasets.c[f] for f in DatasetInfo.__dataclass_fields__]).where(
+        fields = [f for f in DatasetInfo.__dataclass_fields__ if with_row or f != "row"]
+        stmt = select(*[datasets.c[f] for f in fields]).where(
             *_filters(status, source_id, modified_since)).order_by(*order)
         with self.engine.connect() as conn:
             opts: dict[str, Any] = {"stream_results": True, "yield_per": batch}
@@ -271,7 +275,7 @@ class Inventory:
                 opts["isolation_level"] = "REPEATABLE READ"
             result = conn.execution_options(**opts).execute(stmt)
             for row in result:
-                yield DatasetInfo(**row._mapping)
+                yield DatasetInfo(**row._mapping) if with_row else DatasetInfo(row=None, **row._mapping)
 
     def get_dataset(self, source_id: str, native_id: str) -> DatasetInfo | None:
         stmt = select(*[datasets.c[f] for f in DatasetInfo.__dataclass_fields__]).where(

@@ -259,6 +259,11 @@ def test_iter_datasets_streams_in_byte_order_with_filters(inv):
     assert inv.count_datasets() == 10
     assert inv.count_datasets(status=None, modified_since=T1) == 2
     assert inv.count_datasets(source_id="leeds", status="withdrawn") == 1
+    # the feed reads graphs only: the same datasets, in the same order, without the rows
+    full = list(inv.iter_datasets(status=None))
+    lean = list(inv.iter_datasets(status=None, with_row=False))
+    assert [(d.native_id, d.nt, d.content_hash) for d in lean] == [(d.native_id, d.nt, d.content_hash) for d in full]
+    assert all(d.row is None for d in lean) and all(d.row for d in full)
 
 
 def test_timestamps_round_trip_timezone_aware(inv):
