@@ -23,7 +23,7 @@ from harvesters.http import HttpConfig
 from transforms import get_mapping
 from transforms.base import Institution, MappingError, SourceContext
 from transforms.dcat import FIELD_MAP, map_dataset
-from transforms.dcat_fix import CURIE_PREFIXES
+from transforms.dcat_terms import CURIE_PREFIXES
 from transforms.row import FLAT_COLUMNS
 
 DATA = Path(__file__).parent / "data" / "dcat"

@@ -33,7 +33,8 @@ from transforms.agents import institution
 from transforms.base import Mapped, MappingError, SourceContext
 from transforms.common import Out
 from transforms.dates import parse_date
-from transforms.dcat_fix import CURIE_PREFIXES, URL_PROPERTIES, Env, apply, is_local
+from transforms.dcat_fix import URL_PROPERTIES, apply
+from transforms.dcat_terms import CURIE_PREFIXES, Env, is_local
 from transforms.rdf import GSP, LOCN, parse_ntriples, plain_literal
 from transforms.records import DCAT_AP_3, catalog_record
 from transforms.row import empty_row
