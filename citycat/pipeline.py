@@ -301,7 +301,7 @@ def publish(sources: SourcesFile, *, inventory, data_dir: Path, generated_at: da
     result = write_feed(datasets, Path(data_dir) / "feed", catalog=catalog, sources=infos,
                         page_size=c.page_size, total=inventory.count_datasets(status="active"),
                         generated_at=generated_at)
-    out = asdict(result) if hasattr(result, "__dataclass_fields__") else dict(result)
-    out["path"] = str(out.get("path"))
+    out = asdict(result)
+    out["path"] = str(result.path)
     out["seconds"] = round(time.monotonic() - started, 3)
     return out

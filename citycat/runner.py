@@ -97,7 +97,7 @@ def run_source(source: SourceConfig, sources: SourcesFile, *, run_id: str, mode:
         if not v["passed"]:
             summary.status, summary.reason = "gate_failed", "; ".join(v["reasons"])
             fail_run(source.id, run_id, reason=summary.reason, status="gate_failed", finished_at=now,
-                     inventory=inventory, gate=v, stats=_stats(summary))
+                     inventory=inventory, gate=v, stats=dict(summary.stages))
             return summary
         counts = pipeline.load(source, run_id, n.normalised_path, mode=mode, complete_listing=h.complete_listing,
                                inventory=inventory, loaded_at=now)
@@ -108,20 +108,16 @@ def run_source(source: SourceConfig, sources: SourcesFile, *, run_id: str, mode:
         if counts.get("quarantine_reason"):
             summary.reason = counts["quarantine_reason"]
         summary.status = "success"
-        finish_load(source.id, run_id, counts=counts, stats=_stats(summary), errors_path=n.errors_path,
+        finish_load(source.id, run_id, counts=counts, stats=dict(summary.stages), errors_path=n.errors_path,
                     finished_at=now, inventory=inventory, gate={k: v[k] for k in ("passed", "reasons")})
     except Exception as exc:  # noqa: BLE001 - the reason is reported, the other sources go on
         summary.status, summary.reason = "failed", f"{type(exc).__name__}: {exc}"
         log.error("%s: run %s failed: %s", source.id, run_id, summary.reason)
         try:
             fail_run(source.id, run_id, reason=summary.reason, finished_at=now, inventory=inventory,
-                     stats=_stats(summary))
+                     stats=dict(summary.stages))
         except Exception:  # the inventory itself may be what failed
             log.exception("%s: could not record the failed run", source.id)
     finally:
         summary.seconds = round(time.monotonic() - started, 2)
     return summary
-
-
-def _stats(summary: SourceSummary) -> dict[str, Any]:
-    return {k: v for k, v in summary.stages.items()}
