@@ -12,6 +12,10 @@ from typing import Callable, Sequence
 
 log = logging.getLogger("citycat")
 
+# Commands that live in modules of their own: each module has ``register(sub)``, which adds its
+# subparser(s) and sets ``handler=<function(args) -> int>`` as the parser's default.
+COMMAND_MODULES: tuple[str, ...] = ()
+
 
 def _sources_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", default=os.environ.get("CITYCAT_SOURCES", "sources.yaml"),
@@ -50,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("example", help="offline example: serve recorded CKAN responses on 127.0.0.1 and run them")
     ex.add_argument("--sources", default=str(Path(__file__).resolve().parent.parent / "examples" / "sources.yaml"))
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -61,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     try:
+        if getattr(args, "handler", None) is not None:
+            return args.handler(args)
         if args.command == "sources" and args.sources_command == "kinds":
             from citycat import kinds
 

@@ -17,8 +17,8 @@ import zlib
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -153,6 +153,8 @@ class HarvestRun(Base):
     counts: Mapped[dict | None] = mapped_column(JSON)
     gate: Mapped[dict | None] = mapped_column(JSON)
     stats: Mapped[dict | None] = mapped_column(JSON)
+    quality: Mapped[dict | None] = mapped_column(JSON)  # run aggregates: MQA, SHACL, warnings (0002)
+    data_docs: Mapped[str | None] = mapped_column(String(2000))  # the run's GX Data Docs index (0002)
 
 
 class RunError(Base):
@@ -180,9 +182,114 @@ class QuarantinedWithdrawal(Base):
     native_id: Mapped[str] = mapped_column(String(1000), nullable=False)
 
 
+# --------------------------------------------------------------------------- quality (issue 4, 0002)
+
+
+class DatasetQuality(Base):
+    """What one run measured of one dataset: MQA points, 5-star level, SHACL, failed warnings."""
+
+    __tablename__ = "dataset_quality"
+    __table_args__ = (
+        UniqueConstraint("run_id", "source_id", "native_id"),
+        Index("ix_dataset_quality_source_id_native_id", "source_id", "native_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(400), nullable=False)
+    source_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    native_id: Mapped[str] = mapped_column(String(1000), nullable=False)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    measured_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    mqa_total: Mapped[int | None] = mapped_column(Integer)
+    mqa_band: Mapped[str | None] = mapped_column(String(16))
+    mqa_findability: Mapped[int | None] = mapped_column(Integer)
+    mqa_accessibility: Mapped[int | None] = mapped_column(Integer)
+    mqa_interoperability: Mapped[int | None] = mapped_column(Integer)
+    mqa_reusability: Mapped[int | None] = mapped_column(Integer)
+    mqa_contextuality: Mapped[int | None] = mapped_column(Integer)
+    mqa_indicators: Mapped[dict | None] = mapped_column(JSON)  # indicator -> points, null = not checked
+    stars: Mapped[int | None] = mapped_column(Integer)
+    shacl_conforms: Mapped[bool | None] = mapped_column(Boolean)
+    shacl_violations: Mapped[int | None] = mapped_column(Integer)
+    shacl_warnings: Mapped[int | None] = mapped_column(Integer)
+    findings: Mapped[list | None] = mapped_column(JSON)  # [{rule, severity, message}]
+
+
+class ShaclResult(Base):
+    """SHACL outcome per graph content hash and shapes version: an unchanged graph is never re-validated."""
+
+    __tablename__ = "shacl_results"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shapes_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conforms: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    violations: Mapped[int] = mapped_column(Integer, nullable=False)
+    warnings: Mapped[int] = mapped_column(Integer, nullable=False)
+    by_shape: Mapped[dict | None] = mapped_column(JSON)  # shape -> count
+    messages: Mapped[list | None] = mapped_column(JSON)  # first messages
+    validated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class LinkCheck(Base):
+    """The last check of one access/download URL (HEAD, then a ranged GET), shared by every dataset."""
+
+    __tablename__ = "link_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), nullable=False, unique=True)
+    status: Mapped[int | None] = mapped_column(Integer)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    method: Mapped[str | None] = mapped_column(String(8))
+    error: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+# --------------------------------------------------------------------------- duplicates, changes (issue 7, 0003)
+
+
+class DatasetCluster(Base):
+    """A dataset's place in a cross-source duplicate cluster; mirrors stay in the inventory, linked."""
+
+    __tablename__ = "dataset_clusters"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)  # the primary's datasets.id
+    is_primary: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    evidence: Mapped[str | None] = mapped_column(String(64))  # strongest rule that linked it
+    score: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DatasetChange(Base):
+    """One version step of one dataset as field-level changes (created, updated, withdrawn, restored)."""
+
+    __tablename__ = "dataset_changes"
+    __table_args__ = (
+        Index("ix_dataset_changes_source_id_changed_at", "source_id", "changed_at"),
+        Index("ix_dataset_changes_changed_at", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    source_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    native_id: Mapped[str] = mapped_column(String(1000), nullable=False)
+    run_id: Mapped[str] = mapped_column(String(400), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    change: Mapped[str] = mapped_column(String(16), nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    fields: Mapped[list | None] = mapped_column(JSON)  # [{field, op: added|removed|changed, old, new}]
+
+
 metadata = Base.metadata
 datasets = Dataset.__table__
 dataset_versions = DatasetVersion.__table__
 harvest_runs = HarvestRun.__table__
 run_errors = RunError.__table__
 quarantined_withdrawals = QuarantinedWithdrawal.__table__
+dataset_quality = DatasetQuality.__table__
+shacl_results = ShaclResult.__table__
+link_checks = LinkCheck.__table__
+dataset_clusters = DatasetCluster.__table__
+dataset_changes = DatasetChange.__table__
