@@ -58,6 +58,62 @@ def write_lines(path: Path, *, compress: bool = True) -> Iterator[Any]:
     os.replace(part, path)
 
 
+class MemberWriter:
+    """Gzip JSON lines written as a series of gzip members, for archives that are checkpointed.
+
+    :meth:`boundary` ends the current member and returns the file's byte length there: a prefix of
+    the file cut at such a length is a complete gzip file (gzip readers concatenate members), so a
+    resumed harvest truncates the ``.part`` to its checkpoint's length and appends new members after
+    it. ``append_at`` reopens an existing file that way. Lines are buffered and compressed in chunks:
+    ``GzipFile.write`` per record was a third of the writing cost.
+    """
+
+    _CHUNK = 1 << 18  # characters buffered before they are compressed
+
+    def __init__(self, path: Path, *, append_at: int | None = None, compresslevel: int = 1) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._raw = open(path, "r+b" if append_at is not None else "wb")
+        if append_at is not None:
+            self._raw.truncate(append_at)
+            self._raw.seek(append_at)
+        self._level = compresslevel
+        self._gz: gzip.GzipFile | None = None
+        self._buf: list[str] = []
+        self._buffered = 0
+
+    def write(self, text: str) -> None:
+        self._buf.append(text)
+        self._buffered += len(text)
+        if self._buffered >= self._CHUNK:
+            self._flush_buffer()
+
+    def _flush_buffer(self) -> None:
+        if not self._buf:
+            return
+        if self._gz is None:
+            # mtime=0: the member header then depends on nothing but the data (reproducible archives)
+            self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=self._level, mtime=0)
+        self._gz.write("".join(self._buf).encode("utf-8"))
+        self._buf.clear()
+        self._buffered = 0
+
+    def boundary(self, *, sync: bool = True) -> int:
+        """End the current member; the byte length of the file, durable on disk when ``sync``."""
+        self._flush_buffer()
+        if self._gz is not None:
+            self._gz.close()  # writes the member's trailer; the underlying file stays open
+            self._gz = None
+        self._raw.flush()
+        if sync:
+            os.fsync(self._raw.fileno())
+        return self._raw.tell()
+
+    def close(self) -> None:
+        if not self._raw.closed:
+            self.boundary(sync=False)
+            self._raw.close()
+
+
 def read_lines(path: Path) -> Iterator[str]:
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as fh:

@@ -119,6 +119,7 @@ class RegisterHarvester(HttpHarvester):
     """Read one CSV or XLSX information asset register; one raw record per row."""
 
     kind = "register"
+    not_resumable_because = "it reads one CSV/XLSX file: there is no page to resume at"
     cursor = None  # a register has no modification cursor: every run is a full listing
     paging = "none (one file)"
     url_schemes = ("http", "https", "file")

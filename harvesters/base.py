@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Annotated, Any, Callable, ClassVar, Iterable, Iterator, Literal, TypeVar
 
@@ -51,6 +51,12 @@ class FatalSourceError(HarvestError):
 
 class SkippableRecordError(HarvestError):
     """One record is unusable; it is reported with its native id and the run goes on."""
+
+
+class StaleCheckpointError(HarvestError):
+    """The source refused the position a resumed run continued from (an OAI-PMH resumption token that
+    expired while the run was down). Nothing is wrong with the source: the harvest stage discards the
+    checkpoint and lists the source again from the start."""
 
 
 # --------------------------------------------------------------------------- records
@@ -200,6 +206,12 @@ class Harvester:
     cursor: ClassVar[str | None] = None  # source field the incremental window filters on
     paging: ClassVar[str] = ""  # name of the paging strategy, for docs and the run report
     Options: ClassVar[type[HarvesterOptions]] = HarvesterOptions
+    # Checkpoint contract (docs/resume.md): a resumable kind calls :meth:`page_done` after the last record
+    # of every page and, after :meth:`resume`, continues from the position it was given. A kind that
+    # cannot (one document; a listing read whole before the first record) says why, and a failed run of
+    # it is harvested again from the start.
+    resumable: ClassVar[bool] = False
+    not_resumable_because: ClassVar[str] = "it does not checkpoint its listing"
 
     def __init__(self, source_id: str, url: str, options: HarvesterOptions, http: Any) -> None:
         self.source_id = source_id
@@ -208,6 +220,9 @@ class Harvester:
         self.http = http
         self.stats = HarvestStats()
         self.unusable = 0  # records reported by :meth:`page_records`; a listing with any is not complete
+        self.on_page: Callable[[dict[str, Any]], None] | None = None  # the harvest stage's checkpoint writer
+        self.resume_position: dict[str, Any] | None = None  # where records() starts; None = the beginning
+        self.resumed_ids: frozenset[str] = frozenset()  # native ids already in the archive before a resume
 
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
         """Yield raw records; in ``full`` mode every record, else those in ``window``."""
@@ -215,6 +230,26 @@ class Harvester:
 
     def error(self, cls: type[HarvestError], message: str, **where: Any) -> HarvestError:
         return cls(message, source_id=self.source_id, **where)
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def page_done(self, position: dict[str, Any]) -> None:
+        """Called by a resumable kind once every record of a page has been yielded (and so written by
+        the stage, which pulls records one at a time), with the position *after* that page: a
+        checkpoint taken here covers exactly the records already handed out."""
+        if self.on_page is not None:
+            self.on_page({"position": position, "stats": asdict(self.stats), "unusable": self.unusable})
+
+    def resume(self, checkpoint: dict[str, Any], written_ids: Iterable[str]) -> None:
+        """Make the next :meth:`records` continue after the page where ``checkpoint`` (one given to
+        ``on_page``) was taken. ``written_ids`` are the records already archived: kinds seed their
+        duplicate check with them, so a record listed again after the resume point is still dropped."""
+        if not self.resumable:
+            raise TypeError(f"harvester kind {self.kind!r} cannot resume: {self.not_resumable_because}")
+        self.resume_position = dict(checkpoint["position"])
+        self.resumed_ids = frozenset(written_ids)
+        self.stats = HarvestStats(**checkpoint["stats"])
+        self.unusable = int(checkpoint.get("unusable", 0))
 
     @property
     def log(self) -> logging.Logger:

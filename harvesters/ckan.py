@@ -73,6 +73,7 @@ class CkanHarvester(HttpHarvester):
     cursor = "metadata_modified"
     paging = "offset"
     api_key_option = "api_key_env"
+    resumable = True  # offset position + which listing (search or list) the run was on
 
     class Options(ApiKeyOptions):
         organization: str | list[str] | None = Field(
@@ -140,6 +141,10 @@ class CkanHarvester(HttpHarvester):
     def records(self, window: HarvestWindow, mode: Mode) -> Iterator[RawRecord]:
         bounds = self.bounds(window, mode)
         try:
+            if (self.resume_position or {}).get("via") == "list":  # the run had fallen back already
+                self.fallback_reason = self.resume_position.get("fallback_reason")  # type: ignore[union-attr]
+                yield from self._via_list(bounds, mode)
+                return
             if self.options.use_search:
                 try:
                     yield from self._via_search(bounds, mode)
@@ -165,9 +170,19 @@ class CkanHarvester(HttpHarvester):
             parts.append(solr_window(bounds))
         return " AND ".join(parts)
 
+    def _resumed(self, via: str, pager: OffsetPaginator) -> tuple[set[str], int, dict]:
+        """(seen ids, listed-but-not-archived count, position) to start a listing with, from a checkpoint."""
+        pos = self.resume_position if (self.resume_position or {}).get("via") == via else None
+        if pos is None:
+            return set(), 0, {}
+        pager.restore(pos["pager"])
+        self._idless = int(pos["idless"])
+        seen = set(self.resumed_ids)
+        return seen, int(pos["listed"]) - len(seen) - self._idless, pos
+
     def _via_search(self, bounds: HarvestWindow | None, mode: Mode) -> Iterator[RawRecord]:
         pager = OffsetPaginator(self.options.rows, source_id=self.source_id)
-        seen: set[str] = set()
+        seen, unarchived, _ = self._resumed("search", pager)
         fq = self._filter_query(bounds)
         for req in pager:
             data = {"q": "*:*", "fq": fq, "rows": req.limit, "start": req.offset, "sort": SORT}
@@ -190,15 +205,17 @@ class CkanHarvester(HttpHarvester):
                 record = self._record(pkg, fetched_at, bounds, seen, where=f"package_search start={req.offset}")
                 if record is not None:
                     yield record
+            self.page_done({"via": "search", "pager": pager.state(), "idless": self._idless,
+                            "listed": len(seen) + self._idless + unarchived})
         if mode == "full":
-            self.stats.complete_listing = self.fully_listed(pager.done, len(seen) + self._idless, pager.total,
-                                                            "packages")
+            self.stats.complete_listing = self.fully_listed(pager.done, len(seen) + self._idless + unarchived,
+                                                            pager.total, "packages")
 
     def _via_list(self, bounds: HarvestWindow | None, mode: Mode) -> Iterator[RawRecord]:
         rows = self.options.rows
         pager = OffsetPaginator(rows, source_id=self.source_id, stop_on_short_page=False)
-        seen: set[str] = set()
-        failed = 0
+        seen, unarchived, pos = self._resumed("list", pager)
+        failed = int(pos.get("failed", 0))
         for req in pager:
             names = self._action("package_list", {"limit": req.limit, "offset": req.offset})
             if not isinstance(names, list):
@@ -220,6 +237,9 @@ class CkanHarvester(HttpHarvester):
                 record = self._record(pkg, now_iso(), bounds, seen, where=f"package_show id={name}")
                 if record is not None:
                     yield record
+            self.page_done({"via": "list", "pager": pager.state(), "idless": self._idless, "failed": failed,
+                            "listed": len(seen) + self._idless + unarchived,
+                            "fallback_reason": self.fallback_reason})
         if mode == "full":
             self.stats.complete_listing = pager.done and failed == 0
 

@@ -137,6 +137,7 @@ class CswHarvester(HttpHarvester):
     kind = "csw"
     cursor = "modified"
     paging = "start-position"
+    resumable = True  # startPosition (kept as the paginator's 0-based offset)
 
     class Options(HttpOptions):
         output_schema: Literal["iso19139", "dc"] = Field("iso19139", description="Record schema to ask for: "
@@ -215,6 +216,10 @@ class CswHarvester(HttpHarvester):
         seen: set[str] = set()
         matched: int | None = None
         listed = 0
+        pos = self.resume_position
+        if pos is not None:
+            pager.restore(pos["pager"])
+            seen, listed, matched = set(self.resumed_ids), pos["listed"], pos["matched"]
         for req in pager:
             results = self.get_records((req.offset or 0) + 1, constraint)
             self.stats.pages += 1
@@ -225,6 +230,7 @@ class CswHarvester(HttpHarvester):
             pager.feed_page([record_id(el) or f"#{i}" for i, el in enumerate(elements)], matched, next_record)
             fetched_at = now_iso()
             yield from self.page_records(req.number, elements, lambda x: self._record(x, fetched_at, bounds, seen))
+            self.page_done({"pager": pager.state(), "listed": listed, "matched": matched})
         if mode == "full":  # numberOfRecordsMatched is the count; nextRecord 0 may end the list early
             self.stats.complete_listing = self.fully_listed(pager.done, listed, matched, "records")
 

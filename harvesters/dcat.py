@@ -244,6 +244,7 @@ class DcatHarvester(HttpHarvester):
     kind = "dcat"
     cursor = "dct:modified"
     paging = "hydra-next-link"
+    resumable = True  # the next page's URL
 
     class Options(HttpOptions):
         syntax: Literal["auto", "turtle", "rdf-xml", "json-ld", "n-triples"] = Field(
@@ -262,12 +263,16 @@ class DcatHarvester(HttpHarvester):
         bounds = self.bounds(window, mode)
         pager = NextLinkPaginator(self.url, source_id=self.source_id, max_pages=self.options.max_pages)
         seen: set[str] = set()
+        if self.resume_position is not None:
+            pager.restore(self.resume_position["pager"])
+            seen = set(self.resumed_ids)
         try:
             for req in pager:
                 graph = self._fetch(req.url or self.url, bounds, req.number)
                 pager.feed(graph.next_link())
                 self.stats.pages += 1
                 yield from self._records_of(graph, bounds, seen, req.url or self.url)
+                self.page_done({"pager": pager.state()})
             self.stats.complete_listing = mode == "full" and pager.done
         finally:
             self.count_requests()

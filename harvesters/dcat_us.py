@@ -54,6 +54,7 @@ class DcatUsHarvester(HttpHarvester):
     kind = "dcat-us"
     cursor = "modified"
     paging = "none (one document)"
+    not_resumable_because = "it reads one data.json document: there is no page to resume at"
     api_key_option = "api_key_env"
 
     class Options(ApiKeyOptions):

@@ -42,6 +42,7 @@ from harvesters.base import (
     Mode,
     RawRecord,
     SkippableRecordError,
+    StaleCheckpointError,
     now_iso,
     parse_utc,
     register,
@@ -131,6 +132,7 @@ class OaiPmhHarvester(HttpHarvester):
     kind = "oai-pmh"
     cursor = "datestamp"
     paging = "resumption-token"
+    resumable = True  # the last resumption token; an expired one restarts the run (StaleCheckpointError)
 
     class Options(HttpOptions):
         metadata_prefix: str = Field("oai_dc", min_length=1, description="OAI metadataPrefix to harvest: "
@@ -263,6 +265,11 @@ class OaiPmhHarvester(HttpHarvester):
         seen: set[str] = set()
         last_cursor = -1
         stated_size: int | None = None
+        pos = self.resume_position
+        if pos is not None:
+            pager.restore(pos["pager"])
+            seen, last_cursor, stated_size = set(self.resumed_ids), int(pos["last_cursor"]), pos["stated_size"]
+        first_after_resume = pager.pages + 1 if pos is not None else None
         for req in pager:
             if req.token is None:
                 params = first
@@ -270,7 +277,13 @@ class OaiPmhHarvester(HttpHarvester):
                 params = {"verb": "ListRecords", "resumptionToken": req.token}
                 if self.options.resend_prefix_with_token:
                     params["metadataPrefix"] = self.options.metadata_prefix
-            body = self._call(params, allow_empty=True)
+            try:
+                body = self._call(params, allow_empty=True)
+            except OaiError as exc:
+                if exc.code == "badResumptionToken" and req.number == first_after_resume:
+                    raise self.error(StaleCheckpointError, f"the repository no longer accepts the resumption token "
+                                                           f"the checkpoint stored ({exc.reason})") from exc
+                raise
             self.stats.pages += 1
             if body is None:  # noRecordsMatch: an empty list, not a failure
                 pager.feed(None)
@@ -290,6 +303,7 @@ class OaiPmhHarvester(HttpHarvester):
             pager.feed(None if token == "0" else token, ids=[_header_id(r) for r in recs])
             fetched_at = now_iso()
             yield from self.page_records(req.number, recs, lambda x: self._record(x, fetched_at, bounds, seen))
+            self.page_done({"pager": pager.state(), "last_cursor": last_cursor, "stated_size": stated_size})
         if mode == "full":  # completeListSize is the count
             listed = len(seen) + self.stats.skipped.get("duplicate", 0) + self.unusable
             self.stats.complete_listing = self.fully_listed(pager.done, listed, stated_size, "records")

@@ -73,6 +73,7 @@ class OpenDataSoftHarvester(HttpHarvester):
     paging = "offset (limit/offset)"
     api_key_option = "api_key_env"
     api_key_scheme = "Apikey "  # ODS reads "Authorization: Apikey <key>"
+    resumable = True  # offset position
 
     class Options(ApiKeyOptions):
         api_version: Literal["v2.1", "v1"] = Field("v2.1", description="Explore API v2.1 catalog (default) or the "
@@ -103,6 +104,10 @@ class OpenDataSoftHarvester(HttpHarvester):
         pager = OffsetPaginator(self.options.page_size, source_id=self.source_id)
         seen: set[str] = set()
         listed = 0
+        if self.resume_position is not None:
+            pager.restore(self.resume_position["pager"])
+            seen, listed = set(self.resumed_ids), self.resume_position["listed"]
+            self.stated_total = self.resume_position["stated_total"]
         try:
             for req in pager:
                 items = self._page(req.offset or 0, req.limit or self.options.page_size, bounds, v1)
@@ -114,6 +119,7 @@ class OpenDataSoftHarvester(HttpHarvester):
                     record = self._record(ds, f"offset {(req.offset or 0) + i}", fetched_at, bounds, seen)
                     if record is not None:
                         yield record
+                self.page_done({"pager": pager.state(), "listed": listed, "stated_total": self.stated_total})
         finally:
             self.count_requests()
         if self.stated_total is not None and self.stated_total != listed:

@@ -13,13 +13,20 @@ Usage::
     for req in pager:
         page = fetch(offset=req.offset, limit=req.limit)
         pager.feed(ids=[r["id"] for r in page.results], total=page.count)
+
+Resuming: :meth:`Paginator.state` is where the listing stands after the last fed page (offset,
+resumption token or next link, the page count) as a small JSON-able dict, and ``restore(state)``
+makes a fresh paginator continue from there, so a harvest killed part-way can carry on from its
+last checkpoint (see citycat/checkpoint.py). Loop detection starts afresh after a restore: the
+fingerprints of pages fetched before the kill are not kept, so a server that starts repeating
+right at the resume point is caught one page later than in an unbroken run.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Any, ClassVar, Iterable, Iterator
 
 from harvesters.base import FatalSourceError
 
@@ -37,6 +44,8 @@ class PageRequest:
 
 class Paginator:
     """Base: iteration protocol, page counting, and the "fed before asking again" rule."""
+
+    strategy: ClassVar[str] = ""  # names the kind of position ``state`` holds, so a restore cannot mix them
 
     def __init__(self, *, source_id: str | None = None, max_pages: int | None = None) -> None:
         self.source_id = source_id
@@ -56,6 +65,30 @@ class Paginator:
             yield self._next_request()
 
     def _next_request(self) -> PageRequest:
+        raise NotImplementedError
+
+    # -- resume ------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Where the listing stands after the last fed page; ``restore`` continues from it."""
+        if self._awaiting_feed:
+            raise RuntimeError(f"{type(self).__name__}: state() asked while page {self.pages} awaits feed()")
+        return {"strategy": type(self).strategy, "pages": self.pages, "done": self.done, **self._position()}
+
+    def restore(self, state: dict[str, Any]) -> "Paginator":
+        """Continue from ``state`` (a :meth:`state` of the same strategy); returns self."""
+        if state.get("strategy") != type(self).strategy:
+            raise ValueError(f"{type(self).__name__}: cannot resume from a {state.get('strategy')!r} position")
+        self.pages = int(state["pages"])
+        self.done = bool(state["done"])
+        self._awaiting_feed = False
+        self._set_position(state)
+        return self
+
+    def _position(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _set_position(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def _fed(self) -> None:
@@ -121,6 +154,15 @@ class OffsetPaginator(Paginator):
         self._seen_offsets.add(self.offset)
         return PageRequest(number=self.pages, offset=self.offset, limit=self.limit)
 
+    strategy: ClassVar[str] = "offset"
+
+    def _position(self) -> dict[str, Any]:
+        return {"offset": self.offset, "total": self.total}
+
+    def _set_position(self, state: dict[str, Any]) -> None:
+        self.offset = int(state["offset"])
+        self.total = state.get("total")
+
     def feed(self, ids: list[str], total: int | None = None) -> None:
         """Report the ids a page held (in order) and the portal's total count, if any."""
         self._fed()
@@ -157,6 +199,16 @@ class TokenPaginator(Paginator):
     def _next_request(self) -> PageRequest:
         return PageRequest(number=self.pages, token=self.token)
 
+    strategy: ClassVar[str] = "token"
+
+    def _position(self) -> dict[str, Any]:
+        return {"token": self.token}
+
+    def _set_position(self, state: dict[str, Any]) -> None:
+        self.token = state.get("token")
+        if self.token:
+            self._seen.add(self.token)
+
     def feed(self, next_token: str | None, ids: list[str] | None = None) -> None:
         """Report the token the page handed back (``None``/empty when it was the last page) and,
         optionally, the ids the page held."""
@@ -186,6 +238,15 @@ class NextLinkPaginator(Paginator):
 
     def _next_request(self) -> PageRequest:
         return PageRequest(number=self.pages, url=self.url)
+
+    strategy: ClassVar[str] = "next-link"
+
+    def _position(self) -> dict[str, Any]:
+        return {"url": self.url}
+
+    def _set_position(self, state: dict[str, Any]) -> None:
+        self.url = str(state["url"])
+        self._seen.add(self.url)
 
     def feed(self, next_url: str | None) -> None:
         """Report the page's next link (``None`` on the last page)."""

@@ -69,6 +69,8 @@ class SocrataHarvester(HttpHarvester):
     # would be sent as Authorization and ignored, hence an option of its own.
     api_key_option = "app_token_env"
     api_key_header = "X-App-Token"
+    not_resumable_because = ("the whole catalog listing is read before the first record is yielded (derived views "
+                             "are attached to their parents), so there is no page boundary to resume at")
 
     class Options(HttpOptions):
         domain: str | None = Field(None, description="Socrata domain to list (the `domains` filter); default: "

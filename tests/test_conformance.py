@@ -4,7 +4,10 @@ Every kind must: yield raw records with unique native ids (exactly the records i
 honour an incremental window (only records whose ``source_modified`` falls inside it, and all of those;
 a kind with no cursor reads everything by contract); stop with :class:`FatalSourceError` when the server
 repeats a page or a token; survive one HTTP 500 (retried, then the same records); and fail on a body cut
-short with a :class:`TruncatedResponseError` that names the source and the URL.
+short with a :class:`TruncatedResponseError` that names the source and the URL. And checkpoints
+(docs/resume.md): a resumable kind resumed after any of its pages yields exactly the clean run's records
+and asks only for the pages after it; a kind that cannot resume writes no checkpoint and starts over; through
+the harvest stage, a retry of a run that failed part-way ends with the clean run's archive.
 
 ``ADAPTERS`` says, per kind, how to start its server (the one that kind's own tests use, serving its
 recorded records) and how to make it misbehave. A kind registered without an adapter fails
@@ -81,6 +84,10 @@ class Adapter:
     def redirect_loop(self, server: Any) -> None:
         """Single-document kinds: the document's URL redirects to itself."""
         raise NotImplementedError
+
+    def heal(self, server: Any) -> None:
+        """Drop every pending fault: the source is well again."""
+        server.clear_faults()
 
 
 class CkanAdapter(Adapter):
@@ -241,6 +248,9 @@ class CswAdapter(Adapter):
 
     def repeat(self, server: Any) -> None:
         server.ignore_start = True  # startPosition ignored: page one forever
+
+    def heal(self, server: Any) -> None:
+        server.faults.clear()
 
 
 class CatalogAdapter(Adapter):
@@ -464,3 +474,117 @@ def test_truncated_body_is_a_typed_error_naming_source_and_url(kind, fast_http, 
     assert err.value.source_id == f"conformance-{kind}"
     assert f"source=conformance-{kind}" in str(err.value) and f"http://{host}/" in str(err.value)
     assert len(sleeps.waits) == fast_http.max_retries  # retried before giving up
+
+
+# --------------------------------------------------------------------------- checkpoints and resume (docs/resume.md)
+
+
+def content(records: list[RawRecord]) -> list[tuple[Any, ...]]:
+    """What a resumed harvest must reproduce: every field but ``fetched_at`` (the clock of each attempt)."""
+    return [(r.native_id, json.dumps(r.payload, sort_keys=True), r.deleted, r.source_modified) for r in records]
+
+
+def resumable_kinds() -> list[Any]:
+    return [k if harvesters.get(k).resumable else
+            pytest.param(k, marks=pytest.mark.skip(reason=f"{k} is not resumable: "
+                                                          f"{harvesters.get(k).not_resumable_because}"))
+            for k in KINDS]
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+@pytest.mark.parametrize("kind", resumable_kinds())
+def test_resumable_kind_resumed_after_any_page_yields_exactly_the_clean_runs_records(kind, mode, fast_http):
+    """A harvest stopped right after each page's checkpoint in turn, then resumed by a fresh harvester
+    from that checkpoint and the records archived so far, ends with the clean run's records, asks the
+    source only for the pages after the checkpoint, and (full mode) still knows its listing is complete.
+    Incremental runs use the window of the incremental test above: the resumed listing keeps its filter."""
+    adapter = adapter_for(kind)
+    with adapter.serve() as server:
+        window = FULL
+        if mode == "incremental":
+            _, everything = run(kind, server, fast_http)
+            stamps = sorted({when(r.source_modified) for r in everything if r.source_modified})
+            window = HarvestWindow(stamps[1], stamps[-1])
+        clean = harvester(kind, adapter.url(server), fast_http, **adapter.options)
+        points: list[tuple[dict[str, Any], int]] = []
+        written: list[RawRecord] = []
+        clean.on_page = lambda state: points.append((json.loads(json.dumps(state)), len(written)))
+        for record in clean.records(window, mode):  # type: ignore[arg-type]
+            written.append(record)
+        assert clean.stats.complete_listing is (mode == "full")
+        assert len(points) == clean.stats.pages >= 1, "one checkpoint per page"
+        assert mode == "incremental" or len(points) >= 2
+        for k, (state, archived) in enumerate(points, start=1):
+            h = harvester(kind, adapter.url(server), fast_http, **adapter.options)
+            h.resume(state, [r.native_id for r in written[:archived]])
+            rest = list(h.records(window, mode))  # type: ignore[arg-type]
+            assert content(written[:archived] + rest) == content(written), f"resumed after page {k}"
+            assert h.stats.requests == clean.stats.requests - k, f"resumed after page {k} re-asked earlier pages"
+            assert h.stats.pages == clean.stats.pages and h.stats.complete_listing is (mode == "full")
+            assert h.stats.skipped == clean.stats.skipped
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if not harvesters.get(k).resumable])
+def test_non_resumable_kind_writes_no_checkpoint_and_refuses_to_resume(kind, fast_http):
+    adapter = adapter_for(kind)
+    with adapter.serve() as server:
+        h = harvester(kind, adapter.url(server), fast_http, **adapter.options)
+        calls: list[Any] = []
+        h.on_page = calls.append
+        assert list(h.records(FULL, "full"))  # type: ignore[arg-type]
+    assert calls == [] and len(harvesters.get(kind).not_resumable_because) > 20
+    with pytest.raises(TypeError, match=f"kind {kind!r} cannot resume"):
+        h.resume({"position": {}, "stats": {}}, [])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_failed_attempt_then_retry_of_the_same_run_ends_with_the_clean_records(kind, fast_http, tmp_path, caplog,
+                                                                             monkeypatch):
+    """Through the harvest stage: an attempt whose source breaks for good (bodies cut short, beyond the
+    client's retries) right after its first checkpoint, then the retry with the same run id once the source
+    is healed. Resumable kinds continue from the checkpoint (fewer requests than a clean run); the others
+    start over. Either way the archive holds exactly the clean run's records and no checkpoint is left."""
+    from citycat import archive, pipeline
+    from citycat.checkpoint import RunArchive, path_for
+    from citycat.config import SourceConfig
+
+    adapter = adapter_for(kind)
+    resumable = harvesters.get(kind).resumable
+    with adapter.serve() as server:
+        source = SourceConfig(id=f"conf-{kind.replace('-', '')}", title=kind, kind=kind, url=adapter.url(server),
+                              institution={"name": "Test Council", "kind": "council"},
+                              options={"requests_per_second": 100, **adapter.options})
+
+        def harvest(run_id: str, data_dir: Path) -> Any:
+            return pipeline.harvest(source, run_id, "full", window_start=None, window_end=None, data_dir=data_dir,
+                                    http=fast_http)
+
+        clean = harvest("clean", tmp_path / "clean")
+        expected = content([RawRecord.from_json(line) for line in archive.read_lines(Path(clean.raw_path))])
+        original = RunArchive._checkpoint
+
+        def checkpoint_then_break_the_source(self: RunArchive, state: dict[str, Any]) -> None:
+            original(self, state)
+            if self.checkpoints == 1:
+                adapter.truncate(server)
+
+        monkeypatch.setattr(RunArchive, "_checkpoint", checkpoint_then_break_the_source)
+        if not resumable:
+            adapter.truncate(server)  # no checkpoint will come: break it from the first request
+        with pytest.raises(TruncatedResponseError):
+            harvest("r1", tmp_path / "data")
+        monkeypatch.undo()
+        raw = archive.raw_path(tmp_path / "data", source.id, "r1")
+        assert not raw.exists(), "a failed attempt must not leave an archive that looks complete"
+        assert path_for(raw).exists() is resumable
+        adapter.heal(server)
+        caplog.set_level("INFO", logger="citycat.checkpoint")
+        again = harvest("r1", tmp_path / "data")
+    got = content([RawRecord.from_json(line) for line in archive.read_lines(raw)])
+    assert got == expected and again.seen == clean.seen and again.complete_listing is True
+    assert not path_for(raw).exists(), "the checkpoint is removed once the archive is complete"
+    if resumable:
+        assert again.resumed is not None and again.resumed["after_page"] == 1
+        assert again.requests < clean.requests and "resuming the harvest after page 1" in caplog.text
+    else:
+        assert again.resumed is None and again.requests == clean.requests
