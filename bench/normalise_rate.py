@@ -26,16 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SOURCES = """catalog:
-  base_uri: http://localhost:8000
-  title: bench
-sources:
-  - id: bench
-    title: synthetic portal
-    kind: ckan
-    url: https://data.example.org
-    institution: {name: Bench Council, kind: council}
-"""
+from _common import SOURCES, write_archive  # noqa: E402 - bench/ (the script's folder) is on sys.path
 
 # Runs in the measured tree: one normalise of the archive, prints seconds and peak RSS as JSON.
 NORMALISE = """
@@ -74,20 +65,6 @@ for _ in range(3):
     best = min(best, time.process_time() - t)
 print(json.dumps({"us_per_record": best / n * 1e6}))
 """
-
-
-def write_archive(path: Path, n: int) -> None:
-    from citycat import archive
-    from citycat.synthetic import SyntheticPackages, SyntheticSpec
-    from harvesters.base import RawRecord
-
-    pkgs = SyntheticPackages(SyntheticSpec(count=n))
-    with archive.write_lines(path) as fh:
-        for i in range(n):
-            p = pkgs.package(i)
-            fh.write(RawRecord("bench", p["id"], "2026-11-20T00:00:00+00:00", "application/json", p,
-                               p["state"] == "deleted", p["metadata_modified"]).to_json())
-            fh.write("\n")
 
 
 def in_tree(tree: Path, code: str, *args: object) -> dict:

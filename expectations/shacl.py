@@ -281,22 +281,48 @@ def validate_graph(graph: Graph, *, include_recommended: bool = False, bridge: b
 
 def validate_many(items: Iterable[tuple[str, Graph]], *, batch_size: int = 50,
                   include_recommended: bool = False, bridge: bool = True) -> Iterator[tuple[str, ShaclResult]]:
-    """Validate many small dataset graphs, ``batch_size`` per pyshacl call, in input order.
+    """Validate many small dataset graphs, up to ``batch_size`` per pyshacl call, in input order.
 
     A result belongs to every dataset whose graph (with its bridge triples) has the focus node
     as a subject; dataset graphs keep their nodes under their own URIs, and a shared vocabulary
     concept that fails is a problem of every dataset that uses it.
+
+    The union is only a faithful stand-in for validating each graph alone when no graph sees
+    another's triples. So a graph joins the current batch only if every subject it shares with the
+    batch is described identically (one publisher node repeated in every record is fine), and
+    no URI it merely points at is described by another graph of the batch (a ``dct:relation`` to a
+    sibling dataset would otherwise gain the sibling's ``rdf:type`` and pass a range check it fails
+    alone), and vice versa; otherwise the batch is validated first and the graph starts the next.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     batch: list[tuple[str, Graph]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= batch_size:
+    described: dict[Node, frozenset] = {}  # subject -> its triples, over the batch's graphs
+    referenced: set[Node] = set()  # URIs the batch's graphs point at without describing
+    for key, graph in items:
+        own, refs = _footprint(graph)
+        clash = (any(described.get(s, d) != d for s, d in own.items()) or not refs.isdisjoint(described)
+                 or not referenced.isdisjoint(own))
+        if batch and (clash or len(batch) >= batch_size):
             yield from _validate_batch(batch, include_recommended, bridge)
-            batch = []
+            batch, described, referenced = [], {}, set()
+        batch.append((key, graph))
+        described.update(own)
+        referenced |= refs - described.keys()
     if batch:
         yield from _validate_batch(batch, include_recommended, bridge)
+
+
+def _footprint(graph: Graph) -> tuple[dict[Node, frozenset], set[Node]]:
+    """(URI subject -> its triples, URIs used as objects but not described) of one dataset graph."""
+    triples: dict[Node, set] = defaultdict(set)
+    objects: set[Node] = set()
+    for t in graph:
+        if isinstance(t[0], URIRef):
+            triples[t[0]].add(t)
+        if isinstance(t[2], URIRef):
+            objects.add(t[2])
+    return {s: frozenset(ts) for s, ts in triples.items()}, objects - triples.keys()
 
 
 def _validate_batch(batch: list[tuple[str, Graph]], include_recommended: bool,
@@ -318,3 +344,25 @@ def _validate_batch(batch: list[tuple[str, Graph]], include_recommended: bool,
             per_item[i].append(f)
     for (key, _), findings in zip(batch, per_item):
         yield key, _summarise(findings)
+
+
+# --------------------------------------------------------------------------- cache key
+
+
+@lru_cache(maxsize=1)
+def shapes_version() -> str:
+    """A hash of everything a result depends on besides the graph, the key of cached results.
+
+    That is the shipped shape files, the vocabulary tables the bridge reads and pyshacl's version:
+    updating any of them must re-validate, and nothing else may (see inventory.shacl_cache).
+    """
+    import hashlib
+
+    import pyshacl
+
+    h = hashlib.sha256(f"pyshacl {pyshacl.__version__}\n".encode())
+    files = [SHAPES_DIR / n for n in CORE_SHAPE_FILES] + [p for t in BRIDGED_TABLES if (p := _vocab_file(t))]
+    for path in files:
+        h.update(f"{path.name}\n".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:32]

@@ -1,4 +1,9 @@
-"""The great-expectations suite over a run's flat rows, kept as code so it is reviewed and versioned.
+"""The great-expectations suites of a run, kept as code so they are reviewed and versioned.
+
+Two suites run as two checkpoints: ``citycat.flat_rows`` over one lean row per dataset (identifiers,
+titles, and the derived warning columns of :mod:`expectations.row_checks`) and ``citycat.run`` over a
+one-row frame of the run's counts (empty run, failed-to-map share, record-count drop), because
+those are facts about the run, not about any row. Both render into the run's Data Docs site.
 
 Every expectation carries a severity (``critical`` blocks the load, ``warning`` and ``info`` are
 recorded) in GX's own ``severity`` field and in its ``meta``, together with a stable rule name and
@@ -15,15 +20,25 @@ import math
 import logging
 import os
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
+
+from expectations.row_checks import CHECK_COLUMNS, CHECKS, Limits, problems
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
 SEVERITIES = ("critical", "warning", "info")
 MAX_EXAMPLES = 5
-# Columns of transforms.row.FLAT_COLUMNS this suite reads; only these are kept in the frame.
-SUITE_COLUMNS = ("uri", "identifier", "native_id", "title", "description", "licence_uri")
+# What the validate stage keeps per row: these (short) columns and the derived warning columns.
+# Long texts are cut to TEXT_PREFIX: the suite asks whether a text is there and how long, not what
+# it says, and 100,000 full descriptions would make the stage's memory grow with the run.
+BASE_COLUMNS = ("uri", "identifier", "native_id", "title", "description", "licence_uri", "distribution_count")
+SUITE_COLUMNS = BASE_COLUMNS + CHECK_COLUMNS
+TEXT_PREFIX = 200
+ROW_SUITE, RUN_SUITE = "citycat.flat_rows", "citycat.run"
+RUN_COLUMNS = ("rows_after_nonempty", "failed_share", "count_drop")
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,38 @@ class Rule:
     build: Callable[..., Any]  # kwargs -> GX expectation
     kwargs: dict[str, Any] = field(default_factory=dict)
     by_row: bool = False  # examples name rows (native ids) instead of values, e.g. for nulls
+    config_key: str | None = None  # the QualityConfig key of its threshold, if it has one
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the run-level expectations judge: counts of this run and of the last good one.
+
+    ``previous_rows`` is None when there is nothing to compare with (the first run, or a run that
+    is not a full listing: an incremental run is small or empty by nature).
+    """
+
+    seen: int  # records the harvest delivered, mapped or not
+    failed_to_map: int
+    rows: int  # datasets the run maps (tombstones excluded)
+    previous_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        if min(self.seen, self.failed_to_map, self.rows) < 0 or self.failed_to_map > self.seen:
+            raise ValueError(f"inconsistent counts: seen={self.seen}, failed_to_map={self.failed_to_map}, "
+                             f"rows={self.rows}")
+        if self.previous_rows is not None and self.previous_rows < 0:
+            raise ValueError(f"previous_rows must be >= 0, got {self.previous_rows}")
+
+    @property
+    def failed_share(self) -> float:
+        return self.failed_to_map / self.seen if self.seen else 0.0
+
+    @property
+    def count_drop(self) -> float | None:
+        if not self.previous_rows:
+            return None
+        return max(0.0, 1 - self.rows / self.previous_rows)
 
 
 def _gx() -> Any:
@@ -50,13 +97,28 @@ def _gx() -> Any:
     return gx
 
 
-def _rules() -> list[Rule]:
+_PHRASES = {  # warning rule -> phrase for "<n> rows ..."
+    "description_longer_than_title": "have a description no longer than the title",
+    "licence_recognised": "have a licence_uri no licence table knows",
+    "access_urls_valid": "have an access or download URL that is not an absolute http(s) URL",
+    "formats_known": "have a format that is not an EU file-type code",
+    "media_types_known": "have a media type not registered at IANA",
+    "modified_valid": "have a modified date that does not parse or is after the run's time",
+    "publisher_present": "have no publisher",
+    "contact_point_present": "have no contact point",
+    "frequency_consistent": "have a modified date older than the stated update frequency allows",
+}
+_CHECK_KEYS = {"modified_valid": "modified_future_slack_hours", "frequency_consistent": "frequency_slack"}
+
+
+def _rules(limits: Limits | None = None) -> list[Rule]:
+    """The row-level suite; ``limits`` only feed the docs here (row thresholds live in the derived columns)."""
     gx = _gx()
 
     e = gx.expectations
     null, unique, regex = (e.ExpectColumnValuesToNotBeNull, e.ExpectColumnValuesToBeUnique,
                            e.ExpectColumnValuesToMatchRegex)
-    return [
+    rules = [
         Rule("uri_not_null", "uri", "critical", "have no uri", "every row has a uri", null, by_row=True),
         Rule("uri_unique", "uri", "critical", "share their uri with another row", "uris are unique", unique),
         Rule("native_id_not_null", "native_id", "critical", "have no native_id", "every row has a native_id",
@@ -76,26 +138,64 @@ def _rules() -> list[Rule]:
              "every row has a description", null, by_row=True),
         Rule("licence_present", "licence_uri", "warning", "have no licence_uri", "every row has a licence_uri",
              null, by_row=True),
+        Rule("distribution_present", "distribution_count", "warning", "have no distribution",
+             "every row has at least one distribution", e.ExpectColumnValuesToBeBetween, {"min_value": 1},
+             by_row=True),
+    ]
+    # derived columns: null when the row passes, else a short text naming the offending value
+    rules += [Rule(name, column, "warning", _PHRASES[name], expects, e.ExpectColumnValuesToBeNull, by_row=True,
+                   config_key=_CHECK_KEYS.get(name)) for name, (column, expects) in CHECKS.items()]
+    return rules
+
+
+def _run_rules(limits: Limits) -> list[Rule]:
+    """Run-level critical expectations over the one-row frame of :func:`run_frame`."""
+    between = _gx().expectations.ExpectColumnValuesToBeBetween
+    return [
+        Rule("run_not_empty", "rows_after_nonempty", "critical", "", "the run has records when the last good run had",
+             between, {"min_value": 1}),
+        Rule("failed_to_map_share", "failed_share", "critical", "",
+             f"at most {limits.max_failed_share:.1%} of the records fail to map", between,
+             {"min_value": 0, "max_value": limits.max_failed_share}, config_key="max_failed_share"),
+        Rule("record_count_drop", "count_drop", "critical", "",
+             f"the record count falls by at most {limits.max_count_drop:.1%} since the last good run", between,
+             {"min_value": 0, "max_value": limits.max_count_drop}, config_key="max_count_drop"),
     ]
 
 
-def build_suite(name: str = "citycat.flat_rows", context: Any = None) -> Any:
-    """The suite as a ``gx.ExpectationSuite`` (for Data Docs, or to save as JSON if ever wanted).
+def all_rules(limits: Limits | None = None) -> list[Rule]:
+    """Every expectation of both suites (for docs and tests)."""
+    limits = limits or Limits()
+    return _rules(limits) + _run_rules(limits)
 
-    GX binds a suite to the current data context, so an ephemeral one is made when none is given.
-    """
-    gx = _gx()
 
-    if context is None:
-        _context()
-    suite = gx.ExpectationSuite(name=name)
-    for rule in _rules():
+def _add(suite: Any, rules: list[Rule]) -> Any:
+    for rule in rules:
         suite.add_expectation(rule.build(
             column=rule.column, severity=rule.severity,
             meta={"severity": rule.severity, "rule": rule.name, "phrase": rule.phrase,
-                  "expects": rule.expects, "by_row": rule.by_row},
+                  "expects": rule.expects, "by_row": rule.by_row, "config_key": rule.config_key},
+            # what Data Docs shows for the expectation: the rule's name, severity and meaning
+            description=f"{rule.name} ({rule.severity}): {rule.expects}",
             **rule.kwargs))
     return suite
+
+
+def build_suite(name: str = ROW_SUITE, context: Any = None, limits: Limits | None = None) -> Any:
+    """The row suite as a ``gx.ExpectationSuite`` (for Data Docs, or to save as JSON if ever wanted).
+
+    GX binds a suite to the current data context, so an ephemeral one is made when none is given.
+    """
+    if context is None:
+        _context()
+    return _add(_gx().ExpectationSuite(name=name), _rules(limits))
+
+
+def build_run_suite(name: str = RUN_SUITE, context: Any = None, limits: Limits | None = None) -> Any:
+    """The run-level suite (critical volume checks) as a ``gx.ExpectationSuite``."""
+    if context is None:
+        _context()
+    return _add(_gx().ExpectationSuite(name=name), _run_rules(limits or Limits()))
 
 
 @dataclass
@@ -131,21 +231,64 @@ class SuiteResult:
         return asdict(self)
 
 
-def suite_frame(df: "pandas.DataFrame") -> "pandas.DataFrame":
-    """Only the columns the suite reads, missing ones added as nulls, rows numbered 0..n-1.
+def frame_row(row: dict[str, Any], *, run_time: datetime | None, limits: Limits) -> dict[str, Any]:
+    """One flat row reduced to the suite's columns (texts cut, warnings derived)."""
+    out = {c: row.get(c) for c in BASE_COLUMNS}
+    for c in ("title", "description"):
+        if isinstance(out[c], str):
+            out[c] = out[c][:TEXT_PREFIX]
+    for c in ("description", "licence_uri"):  # the source sent the field, not a value
+        if isinstance(out[c], str) and not out[c].strip():
+            out[c] = None
+    if not isinstance(out["distribution_count"], (int, float)):  # absent or junk: no distribution known
+        out["distribution_count"] = 0
+    out.update(problems(row, run_time=run_time, limits=limits))
+    return out
 
-    A blank description or licence counts as absent (the source sent the field, not a value).
+
+def suite_frame(df: "pandas.DataFrame", *, run_time: datetime | None = None,
+                limits: Limits | None = None) -> "pandas.DataFrame":
+    """The suite's frame from full flat rows, or ``df`` itself when it is one already (rows 0..n-1).
+
+    The validate stage builds the lean frame while streaming (see citycat.pipeline); tests and
+    scripts may hand over whole flat rows.
     """
     import pandas as pd
 
-    frame = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    for col in SUITE_COLUMNS:
-        values = df[col].to_numpy(dtype=object) if col in df.columns else [None] * len(df)
-        frame[col] = pd.Series(values, index=frame.index, dtype=object)
-    for col in ("description", "licence_uri"):
-        blank = frame[col].map(lambda v: isinstance(v, str) and not v.strip())
-        frame.loc[blank, col] = None
-    return frame
+    if set(SUITE_COLUMNS) <= set(df.columns):
+        frame = df[list(SUITE_COLUMNS)].reset_index(drop=True)
+    else:
+        limits = limits or Limits()
+        records = df.to_dict("records") if len(df.columns) else [{} for _ in range(len(df))]
+        frame = pd.DataFrame([frame_row(r, run_time=run_time, limits=limits) for r in records],
+                             columns=list(SUITE_COLUMNS), index=pd.RangeIndex(len(records)))
+    return frame.astype(object)
+
+
+def run_frame(facts: RunFacts | None) -> "pandas.DataFrame":
+    """The one-row frame of the run-level suite; a check with nothing to compare is null (passes)."""
+    import pandas as pd
+
+    facts = facts or RunFacts(seen=0, failed_to_map=0, rows=0)
+    values = {"rows_after_nonempty": facts.rows if facts.previous_rows else None,
+              "failed_share": facts.failed_share, "count_drop": facts.count_drop}
+    return pd.DataFrame({k: pd.Series([v], dtype=object) for k, v in values.items()})
+
+
+def _run_message(name: str, facts: RunFacts, limits: Limits, failed: bool) -> str:
+    if name == "run_not_empty":
+        if not failed:
+            return "passed: the run is not empty, or the last good run was empty too"
+        return f"the run has no records although the last good run had {facts.previous_rows}"
+    if name == "failed_to_map_share":
+        text = (f"{facts.failed_to_map} of {facts.seen} records ({facts.failed_share:.1%}) failed to map, "
+                f"{'more than' if failed else 'within'} the allowed {limits.max_failed_share:.1%}")
+        return text if failed else "passed: " + text
+    if facts.count_drop is None:
+        return "passed: no earlier full run to compare the record count with"
+    text = (f"the run has {facts.rows} records, {facts.count_drop:.1%} fewer than the {facts.previous_rows} of "
+            f"the last good run, {'more than' if failed else 'within'} the allowed {limits.max_count_drop:.1%}")
+    return text if failed else "passed: " + text
 
 
 def _context() -> Any:
@@ -165,12 +308,15 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _examples(frame: "pandas.DataFrame", result: dict[str, Any], by_row: bool) -> list[Any]:
+def _examples(frame: "pandas.DataFrame", result: dict[str, Any], by_row: bool, column: str) -> list[Any]:
     out: list[Any] = []
     if by_row:
+        derived = column in CHECK_COLUMNS
         for idx in result.get("partial_unexpected_index_list") or []:
             native = _plain(frame.at[idx, "native_id"]) if idx in frame.index else None
             label = f"native_id {native}" if native is not None else f"row {idx}"
+            if derived and idx in frame.index:
+                label += f" ({frame.at[idx, column]})"
             if label not in out:
                 out.append(label)
     else:
@@ -198,39 +344,52 @@ def _message(count: int, meta: dict[str, Any], column: str, examples: list[Any],
     return f"{text} (column {column}; examples: {shown})" if shown else f"{text} (column {column})"
 
 
-def run_suite(df: "pandas.DataFrame", *, source_id: str, run_id: str) -> SuiteResult:
-    """Run the suite as a GX checkpoint over one run's flat rows; never raises on bad data."""
+def _docs_site(context: Any, docs_dir: Path) -> list[Any]:
+    """A local Data Docs site at ``docs_dir`` and the checkpoint action that renders into it."""
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    context.add_data_docs_site(site_name="run", site_config={
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
+    return [UpdateDataDocsAction(name="data_docs", site_names=["run"])]
+
+
+def _checkpoint(context: Any, name: str, suite: Any, actions: list[Any]) -> Any:
     gx = _gx()
+    batch = (context.data_sources.add_pandas(f"{name}.source").add_dataframe_asset(name)
+             .add_batch_definition_whole_dataframe("run"))
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    return context.checkpoints.add(gx.Checkpoint(
+        name=f"{name}.checkpoint", validation_definitions=[definition], actions=actions,
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20}))
+
+
+def run_suite(df: "pandas.DataFrame", *, source_id: str, run_id: str, run_time: datetime | None = None,
+              limits: Limits | None = None, run: RunFacts | None = None,
+              docs_dir: str | Path | None = None) -> SuiteResult:
+    """Run both suites as GX checkpoints over one run; never raises on bad data.
+
+    ``run_time`` dates the run (the time-relative warnings and the Data Docs' run folder);
+    ``run`` feeds the run-level critical checks (None: nothing to judge, they pass);
+    ``docs_dir`` builds a Data Docs site there (its ``index.html`` links both validations).
+    """
     from great_expectations.core.run_identifier import RunIdentifier
 
-    frame = suite_frame(df)
+    limits = limits or Limits()
+    frame = suite_frame(df, run_time=run_time, limits=limits)
+    facts = run or RunFacts(seen=len(frame), failed_to_map=0, rows=len(frame))
     context = _context()
-    suite = context.suites.add(build_suite(f"citycat.flat_rows.{source_id}", context))
-    batch = (context.data_sources.add_pandas(f"rows.{source_id}")
-             .add_dataframe_asset("flat_rows").add_batch_definition_whole_dataframe("run"))
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{source_id}.flat_rows", data=batch, suite=suite))
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name=f"{source_id}.validate", validation_definitions=[definition], actions=[],
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20}))
-    run = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_id))
-    validation = next(iter(run.run_results.values()))
-
-    outcomes = []
-    for r in validation.results:
-        cfg = r.expectation_config
-        meta = cfg.meta or {}
-        column = cfg.kwargs.get("column", "")
-        result = r.result or {}
-        error = r.exception_info.get("exception_message") if (r.exception_info or {}).get("raised_exception") else None
-        count = int(result.get("unexpected_count") or 0)
-        examples = _examples(frame, result, bool(meta.get("by_row")))
-        outcomes.append(ExpectationOutcome(
-            name=meta.get("rule", cfg.type), column=column,
-            severity=str(meta.get("severity", getattr(cfg.severity, "value", cfg.severity))),
-            success=bool(r.success), unexpected_count=count, unexpected_examples=examples,
-            message=_message(count, meta, column, examples, not r.success, error),
-            expectation=cfg.type))
+    actions = _docs_site(context, Path(docs_dir)) if docs_dir is not None else []
+    rid = RunIdentifier(run_name=run_id, run_time=run_time)
+    outcomes: list[ExpectationOutcome] = []
+    for name, suite, data in (
+            (f"{source_id}.flat_rows", build_suite(f"{ROW_SUITE}.{source_id}", context, limits), frame),
+            (f"{source_id}.run", build_run_suite(f"{RUN_SUITE}.{source_id}", context, limits), run_frame(facts))):
+        checkpoint = _checkpoint(context, name, context.suites.add(suite), actions)
+        result = checkpoint.run(batch_parameters={"dataframe": data}, run_id=rid)
+        validation = next(iter(result.run_results.values()))
+        outcomes += [_outcome(r, frame, facts, limits) for r in validation.results]
     failed = {s: sum(1 for o in outcomes if o.severity == s and not o.success) for s in SEVERITIES}
     statistics = {"rows": len(frame), "evaluated": len(outcomes),
                   "successful": sum(o.success for o in outcomes),
@@ -238,3 +397,25 @@ def run_suite(df: "pandas.DataFrame", *, source_id: str, run_id: str) -> SuiteRe
                   "failed_info": failed["info"]}
     return SuiteResult(success=failed["critical"] == 0, results=outcomes, statistics=statistics,
                        source_id=source_id, run_id=run_id)
+
+
+def _outcome(r: Any, frame: "pandas.DataFrame", facts: RunFacts, limits: Limits) -> ExpectationOutcome:
+    cfg = r.expectation_config
+    meta = cfg.meta or {}
+    column = cfg.kwargs.get("column", "")
+    result = r.result or {}
+    error = r.exception_info.get("exception_message") if (r.exception_info or {}).get("raised_exception") else None
+    count = int(result.get("unexpected_count") or 0)
+    name = meta.get("rule", cfg.type)
+    if column in RUN_COLUMNS:
+        examples: list[Any] = []
+        message = (f"the check on column {column} could not run: {error}" if error
+                   else _run_message(name, facts, limits, not r.success))
+    else:
+        examples = _examples(frame, result, bool(meta.get("by_row")), column)
+        message = _message(count, meta, column, examples, not r.success, error)
+    return ExpectationOutcome(
+        name=name, column=column,
+        severity=str(meta.get("severity", getattr(cfg.severity, "value", cfg.severity))),
+        success=bool(r.success), unexpected_count=count, unexpected_examples=examples,
+        message=message, expectation=cfg.type)

@@ -1,4 +1,4 @@
-"""The load gate, fed by real suite results (GX runs in well under a second per run)."""
+"""The load gate, fed by real suite results: every critical expectation, row- or run-level, blocks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from expectations.gate import decide
-from expectations.suites import run_suite
+from expectations.row_checks import Limits
+from expectations.suites import RunFacts, run_suite
 from transforms.row import FLAT_COLUMNS, empty_row
 
 
@@ -22,9 +23,13 @@ def _frame(n: int, overrides: dict | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(FLAT_COLUMNS))
 
 
+def _run(n: int, facts: RunFacts | None = None, limits: Limits | None = None, run_id: str = "r"):
+    return run_suite(_frame(n), source_id="leeds", run_id=run_id, run=facts, limits=limits)
+
+
 @pytest.fixture(scope="module")
 def good():
-    return run_suite(_frame(5), source_id="leeds", run_id="good")
+    return _run(5, RunFacts(seen=5, failed_to_map=0, rows=5, previous_rows=5), run_id="good")
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +45,14 @@ def warned():
 
 
 def test_clean_run_passes(good):
-    verdict = decide(good, seen=5, failed_to_map=0)
-    assert verdict.passed and verdict.reasons == []
+    verdict = decide(good)
+    assert verdict.passed and verdict.reasons == [] and verdict.failed == []
 
 
 def test_critical_failures_block_with_sentences_naming_each_expectation(bad):
-    verdict = decide(bad, seen=5, failed_to_map=0)
+    verdict = decide(bad)
     assert not verdict.passed
-    assert len(verdict.reasons) == 2
+    assert verdict.failed == ["uri_unique", "title_not_empty"]
     uri, title = verdict.reasons
     assert uri.startswith("Critical expectation uri_unique failed in run bad of source leeds: 2 rows share")
     assert "title_not_empty" in title and "1 row has an empty title" in title
@@ -57,7 +62,10 @@ def test_critical_failures_block_with_sentences_naming_each_expectation(bad):
 
 def test_warnings_never_block(warned):
     assert not all(o.success for o in warned.results)
-    assert decide(warned, seen=5, failed_to_map=0).passed
+    assert decide(warned).passed
+
+
+# --------------------------------------------------------------------------- run-level critical expectations
 
 
 @pytest.mark.parametrize("failed_to_map, limit, passed", [
@@ -67,32 +75,76 @@ def test_warnings_never_block(warned):
     (0, 0.0, True),
     (1, 0.0, False),
 ])
-def test_max_failed_share(good, failed_to_map, limit, passed):
-    verdict = decide(good, seen=100, failed_to_map=failed_to_map, max_failed_share=limit)
+def test_failed_to_map_share(failed_to_map, limit, passed):
+    suite = _run(5, RunFacts(seen=100, failed_to_map=failed_to_map, rows=5), Limits(max_failed_share=limit))
+    verdict = decide(suite)
     assert verdict.passed is passed
     if not passed:
+        assert verdict.failed == ["failed_to_map_share"]
         assert verdict.reasons == [
-            f"{failed_to_map} of 100 records ({failed_to_map / 100:.1%}) failed to map in run good of source "
-            f"leeds, more than the allowed {limit:.1%}."]
+            f"Critical expectation failed_to_map_share failed in run r of source leeds: {failed_to_map} of 100 "
+            f"records ({failed_to_map / 100:.1%}) failed to map, more than the allowed {limit:.1%}."]
 
 
-def test_map_failures_and_critical_failures_are_both_reported(bad):
-    verdict = decide(bad, seen=10, failed_to_map=5)
+@pytest.mark.parametrize("rows, previous, passed", [
+    (0, 5, False),     # the portal suddenly lists nothing after a good run
+    (5, 5, True),
+    (0, None, True),   # nothing to compare with (first run, or not a full listing)
+    (0, 0, True),      # the last good run was empty too
+])
+def test_run_not_empty_when_the_last_good_run_was_not(rows, previous, passed):
+    verdict = decide(_run(rows, RunFacts(seen=rows, failed_to_map=0, rows=rows, previous_rows=previous)))
+    assert verdict.passed is passed
+    if not passed:
+        assert "run_not_empty" in verdict.failed
+        assert "the run has no records although the last good run had 5" in verdict.reasons[0]
+
+
+@pytest.mark.parametrize("rows, previous, limit, passed", [
+    (2, 10, 0.8, True),    # exactly the allowed 80 % fewer
+    (1, 10, 0.8, False),
+    (1, 10, 0.95, True),
+    (4, 10, 0.5, False),
+    (12, 10, 0.0, True),   # growth is never a drop
+])
+def test_record_count_drop_since_the_last_good_run(rows, previous, limit, passed):
+    suite = _run(rows, RunFacts(seen=rows, failed_to_map=0, rows=rows, previous_rows=previous),
+                 Limits(max_count_drop=limit))
+    verdict = decide(suite)
+    assert verdict.passed is passed
+    if not passed:
+        assert verdict.failed == ["record_count_drop"]
+        assert (f"the run has {rows} records, {1 - rows / previous:.1%} fewer than the {previous} of the last good "
+                f"run, more than the allowed {limit:.1%}") in verdict.reasons[0]
+
+
+def test_map_failures_and_critical_failures_are_both_reported():
+    suite = run_suite(_frame(5, {(3, "uri"): "https://example.org/d/1", (4, "title"): ""}), source_id="leeds",
+                      run_id="bad", run=RunFacts(seen=10, failed_to_map=5, rows=5))
+    verdict = decide(suite)
     assert len(verdict.reasons) == 3 and "5 of 10 records" in verdict.reasons[-1]
 
 
 def test_empty_run_passes_the_gate():
-    empty = run_suite(pd.DataFrame(columns=list(FLAT_COLUMNS)), source_id="leeds", run_id="empty")
-    assert decide(empty, seen=0, failed_to_map=0).passed
+    empty = run_suite(pd.DataFrame(columns=list(FLAT_COLUMNS)), source_id="leeds", run_id="empty",
+                      run=RunFacts(seen=0, failed_to_map=0, rows=0))
+    assert decide(empty).passed
 
 
 def test_everything_failed_to_map_is_blocked():
-    empty = run_suite(pd.DataFrame(columns=list(FLAT_COLUMNS)), source_id="leeds", run_id="empty")
-    verdict = decide(empty, seen=3, failed_to_map=3)
+    empty = run_suite(pd.DataFrame(columns=list(FLAT_COLUMNS)), source_id="leeds", run_id="empty",
+                      run=RunFacts(seen=3, failed_to_map=3, rows=0))
+    verdict = decide(empty)
     assert not verdict.passed and "3 of 3 records (100.0%)" in verdict.reasons[0]
 
 
-@pytest.mark.parametrize("seen, failed, limit", [(5, 6, 0.1), (-1, 0, 0.1), (5, 0, 1.5)])
-def test_inconsistent_inputs_raise(good, seen, failed, limit):
+@pytest.mark.parametrize("seen, failed, rows", [(5, 6, 0), (-1, 0, 0), (5, 0, -1)])
+def test_inconsistent_counts_raise(seen, failed, rows):
+    with pytest.raises(ValueError, match="inconsistent counts"):
+        RunFacts(seen=seen, failed_to_map=failed, rows=rows)
+
+
+@pytest.mark.parametrize("kwargs", [{"max_failed_share": 1.5}, {"max_count_drop": -0.1}, {"frequency_slack": 0.5}])
+def test_out_of_range_limits_raise(kwargs):
     with pytest.raises(ValueError):
-        decide(good, seen=seen, failed_to_map=failed, max_failed_share=limit)
+        Limits(**kwargs)

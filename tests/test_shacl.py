@@ -249,3 +249,78 @@ def test_reused_compiled_shapes_give_the_same_report_as_plain_pyshacl(name, fmt)
     for _ in range(2):  # twice: the second run reuses the same compiled shapes
         result = validate_graph(g)
         assert (result.violations, result.violations + result.warnings) == (expected, len(top))
+
+
+# ----------------------------------------------------------------------------- batching is faithful
+
+
+def _shared_publisher(g: Graph, slug: str, name: str = "Leeds City Council") -> Graph:
+    """Point the dataset at one publisher node shared by every dataset (as a CKAN organisation is)."""
+    own = URIRef(str(dataset_uri(slug)) + "#publisher")
+    shared = URIRef("https://data.example.org/citycat/publisher/leeds")
+    for t in list(g.triples((own, None, None))):
+        g.remove(t)
+    g.set((dataset_uri(slug), ns.DCTERMS.publisher, shared))
+    g.add((shared, ns.RDF.type, ns.FOAF.Agent))
+    g.add((shared, ns.FOAF.name, Literal(name, lang="en")))
+    return g
+
+
+def _same_as_alone(results: dict, items: list) -> None:
+    for key, g in items:
+        alone = validate_graph(g)
+        assert (results[key].conforms, results[key].by_shape) == (alone.conforms, alone.by_shape), key
+
+
+def test_identically_described_shared_node_keeps_one_batch(pyshacl_calls):
+    items = [(s, _shared_publisher(good_graph(s), s)) for s in ("a", "b", "c")]
+    results = dict(validate_many(items, batch_size=10))
+    assert len(pyshacl_calls) == 1
+    _same_as_alone(results, items)
+
+
+def test_differently_described_shared_node_splits_the_batch(pyshacl_calls):
+    items = [("a", _shared_publisher(good_graph("a"), "a")),
+             ("b", _shared_publisher(good_graph("b"), "b", name="Leeds CC"))]
+    # the shared agent gets a second dct:type in the union; alone each graph has one
+    for key, g in items:
+        g.add((URIRef("https://data.example.org/citycat/publisher/leeds"), ns.DCTERMS.type,
+               URIRef(f"http://purl.org/adms/publishertype/{'LocalAuthority' if key == 'a' else 'NationalAuthority'}")))
+    results = dict(validate_many(items, batch_size=10))
+    assert len(pyshacl_calls) == 2
+    _same_as_alone(results, items)
+
+
+def test_link_to_a_sibling_dataset_is_not_resolved_by_the_batch(pyshacl_calls):
+    from expectations.shacl import _validate_batch
+
+    a, b = good_graph("a"), good_graph("b")
+    a.add((dataset_uri("a"), ns.DCTERMS.hasVersion, dataset_uri("b")))  # b is described in b's graph only
+    items = [("a", a), ("b", b)]
+    # the naive union lends a the sibling's rdf:type, so the range check passes that fails alone
+    naive = dict(_validate_batch(items, False, True))
+    assert "range:Dataset_Shape dct:hasVersion" not in naive["a"].by_shape
+    pyshacl_calls.clear()
+    results = dict(validate_many(items, batch_size=10))
+    assert len(pyshacl_calls) == 2
+    _same_as_alone(results, items)
+    assert results["a"].by_shape.get("range:Dataset_Shape dct:hasVersion") == 1 and results["b"].conforms
+
+
+def test_shapes_version_changes_with_the_shapes(tmp_path, monkeypatch):
+    import shutil
+
+    before = shacl.shapes_version()
+    assert before == shacl.shapes_version() and len(before) == 32
+    copy = tmp_path / "shapes"
+    shutil.copytree(shacl.SHAPES_DIR, copy)
+    with (copy / "shapes.ttl").open("a") as fh:
+        fh.write("\n# edited\n")
+    monkeypatch.setattr(shacl, "SHAPES_DIR", copy)
+    shacl.shapes_version.cache_clear()
+    try:
+        assert shacl.shapes_version() != before
+    finally:
+        monkeypatch.undo()
+        shacl.shapes_version.cache_clear()
+    assert shacl.shapes_version() == before
