@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rdflib import URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SKOS
 
 from transforms import vocab
 from transforms.agents import institution, named_agent
@@ -32,13 +32,13 @@ from transforms.ckan_fields import (contact_point, dataset_dates, extras_of, fie
                                     resolve_licence, spatial, temporal)
 from transforms.common import Out, dataset_row, date_of, description, keywords_and_themes, link_licence, text
 from transforms.ckan_resources import distributions
-from transforms.rdf import DCAT_VERSION, plain_literal, terms
+from transforms.rdf import ADMS, DCAT_VERSION, plain_literal, terms
 from transforms.records import MISSING, catalog_record
 from transforms.text import DEFAULT_MAX_CHARS, clean_line
-from transforms.uris import is_http_url
+from transforms.uris import clean_url, fragment, is_http_url
 
 # Cached term access on the hot path (transforms.rdf.terms): the same URIs as rdflib's namespaces.
-DCAT, DCTERMS, FOAF, RDF = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF))
+DCAT, DCTERMS, FOAF, RDF, SKOS = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF, SKOS))
 
 MAX_DESCRIPTION_CHARS = DEFAULT_MAX_CHARS
 
@@ -92,6 +92,7 @@ FIELD_MAP: dict[str, tuple[str, ...]] = {
     "extras.spatial_uri": ("dct:spatial",),
     "extras.temporal_start": ("dct:temporal/dcat:startDate",),
     "extras.temporal_end": ("dct:temporal/dcat:endDate",),
+    "extras.harvest_url": ("adms:identifier/skos:notation",),
 }
 
 
@@ -243,6 +244,29 @@ def _catalog_record(ctx: SourceContext, pkg: dict[str, Any], ex: dict[str, Any],
            if is_http_url(ctx.source_url) else None)
     catalog_record(base, ds, identifier, mod, out, missing=("metadata_modified", MISSING),
                    language=vocab.language(lang_f[1]) if lang_f else None, source=True, see_also=api)
+    # H7 (issue 7): a harvested copy's pointer to the record it was harvested from (docs/duplicates.md),
+    # as an adms:Identifier: a CatalogRecord's dct:source would have to be a dated dcat:CatalogRecord.
+    if (origin := harvest_origin(pkg, ex)) is not None:
+        node = fragment(base, "identifier-origin")
+        out.add(ds, ADMS.identifier, node)
+        out.add(node, RDF.type, ADMS.Identifier)
+        out.add(node, SKOS.notation, plain_literal(origin))
 
 
-__all__ = ["FIELD_MAP", "map_package"]
+def harvest_origin(pkg: dict[str, Any], ex: dict[str, Any]) -> str | None:
+    """The ``harvest_url`` extra (ckanext-harvest's ``default_extras`` convention) of a harvested package.
+
+    ``harvest_object_id`` / ``harvest_source_id`` name the mirror's own harvest job and change on every
+    re-harvest, so they stay out of the graph (they would change the content hash with no content change).
+    """
+    harvest = pkg.get("harvest")
+    listed = ({str(h.get("key")): h.get("value") for h in harvest if isinstance(h, dict)}
+              if isinstance(harvest, list) else {})
+    for value in (ex.get("harvest_url"), pkg.get("harvest_url"), listed.get("harvest_url")):
+        url = clean_url(value) if isinstance(value, str) else None
+        if url and is_http_url(url):
+            return url
+    return None
+
+
+__all__ = ["FIELD_MAP", "harvest_origin", "map_package"]
