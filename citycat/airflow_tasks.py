@@ -30,8 +30,18 @@ def assets():
             Asset(name="citycat_feed", uri="x-citycat://feed"))
 
 
-class GateFailed(Exception):
-    """The quality gate blocked the load; retrying the same data cannot pass it."""
+try:  # Airflow fails (not retries) a task that raises this; the DAG files import Airflow anyway
+    from airflow.sdk.exceptions import AirflowFailException as _NoRetry
+except ImportError:  # pragma: no cover - citycat installed without Airflow
+    _NoRetry = Exception
+
+
+class GateFailed(_NoRetry):
+    """The quality gate blocked the load; retrying the same data cannot pass it.
+
+    An ``AirflowFailException``: the task fails at once, without retries, and its message (the
+    failing expectations and why) is what the Airflow UI shows.
+    """
 
 
 def sources_path() -> Path:
@@ -121,8 +131,11 @@ def harvest(source_id: str, *, run_id: str, params: dict[str, Any], context: dic
     requested = params.get("mode") or "incremental"
     mode, wstart, wend = begin_run(source, run_id, requested, since=start, until=end, now=ref, inventory=inventory)
     try:
+        # H5: a retry of this task has the same run id and window, so it continues from the last checkpoint
+        # of the failed try (docs/resume.md); trigger with {"resume": false} to list the source from the start.
         out = pipeline.harvest(source, run_id, mode, window_start=wstart, window_end=wend, data_dir=data_dir,
-                               replay_run=params.get("replay_run") or None)
+                               replay_run=params.get("replay_run") or None,
+                               resume=params.get("resume", True) is not False)
     except Exception as exc:
         fail_run(source.id, run_id, reason=f"harvest: {type(exc).__name__}: {exc}", finished_at=ref,
                  inventory=inventory)
@@ -146,21 +159,40 @@ def normalise(source_id: str, harvested: dict[str, Any]) -> dict[str, Any]:
 def validate(source_id: str, harvested: dict[str, Any], normalised: dict[str, Any]) -> dict[str, Any]:
     _, source = _source(source_id)
     data_dir = pipeline.data_dir_from_env()
+    inventory = _inventory(data_dir)
+    ref = pipeline.parse_time(harvested["run_time"])
     result = pipeline.validate(source, harvested["run_id"], normalised["normalised_path"],
-                               failed_to_map=normalised["failed"], data_dir=data_dir)
-    slim = {k: result[k] for k in ("passed", "reasons", "rows", "quality_path")}
+                               failed_to_map=normalised["failed"], data_dir=data_dir, run_time=ref,
+                               mode=harvested["mode"], inventory=inventory)
+    slim = {k: result.get(k) for k in ("passed", "reasons", "failed", "rows", "quality_path", "data_docs")}
     if not result["passed"]:
-        inventory = _inventory(data_dir)
         reason = "; ".join(result["reasons"])
-        fail_run(source.id, harvested["run_id"], reason=reason, status="gate_failed",
-                 finished_at=pipeline.parse_time(harvested["run_time"]), inventory=inventory, gate=slim)
-        raise GateFailed(f"quality gate blocked the load of {source.id}: {reason}")
+        fail_run(source.id, harvested["run_id"], reason=reason, status="gate_failed", finished_at=ref,
+                 inventory=inventory, gate=slim, data_docs=result.get("data_docs"))
+        raise GateFailed(f"quality gate blocked the load of {source.id}: failing expectations "
+                         f"{', '.join(result['failed'])}. {reason}")
     return slim
+
+
+def check_links(source_id: str, harvested: dict[str, Any], normalised: dict[str, Any]) -> dict[str, Any]:
+    """The link check stage (only wired when the source enables ``quality.link_check``)."""
+    from citycat.runner import check_links as run_check
+
+    _, source = _source(source_id)
+    data_dir = pipeline.data_dir_from_env()
+    return run_check(source, harvested["run_id"], normalised["normalised_path"], inventory=_inventory(data_dir),
+                     now=pipeline.parse_time(harvested["run_time"]))
+
+
+def link_check_enabled(source) -> bool:
+    from citycat.runner import link_check_enabled as enabled
+
+    return enabled(source)
 
 
 def load(source_id: str, harvested: dict[str, Any], normalised: dict[str, Any],
          validated: dict[str, Any]) -> dict[str, Any]:
-    _, source = _source(source_id)
+    sources, source = _source(source_id)
     data_dir = pipeline.data_dir_from_env()
     inventory = _inventory(data_dir)
     ref = pipeline.parse_time(harvested["run_time"])
@@ -171,9 +203,12 @@ def load(source_id: str, harvested: dict[str, Any], normalised: dict[str, Any],
         fail_run(source.id, harvested["run_id"], reason=f"load: {type(exc).__name__}: {exc}", finished_at=ref,
                  inventory=inventory)
         raise
+    from inventory.clusters import after_load  # H7 (issue 7): re-cluster duplicates; never raises
+    duplicates = after_load(inventory, sources.catalog.duplicates, computed_at=ref)
     finish_load(source.id, harvested["run_id"], counts=counts,
-                stats={"harvest": harvested, "normalise": normalised}, errors_path=normalised["errors_path"],
-                finished_at=ref, inventory=inventory, gate=validated)
+                stats={"harvest": harvested, "normalise": normalised, "duplicates": duplicates},
+                errors_path=normalised["errors_path"],
+                finished_at=ref, inventory=inventory, gate=validated, data_docs=validated.get("data_docs"))
     log.info("%s: load %s", source.id, counts)
     return counts
 
@@ -186,6 +221,18 @@ def publish(context: dict[str, Any]) -> dict[str, Any]:
     inventory = _inventory(data_dir)
     _, _, ref = run_times(context)
     return pipeline.publish(sources, inventory=inventory, data_dir=data_dir, generated_at=ref)
+
+
+def publish_report(context: dict[str, Any]) -> dict[str, Any]:
+    """The audit report (``<data>/report/index.html``), dated by the DAG run like the feed (issue 5)."""
+    from citycat.cli_report import write_report
+    from citycat.config import load_sources
+
+    sources = load_sources(sources_path())
+    data_dir = pipeline.data_dir_from_env()
+    inventory = _inventory(data_dir)
+    _, _, ref = run_times(context)
+    return write_report(sources, inventory=inventory, data_dir=data_dir, generated_at=ref)
 
 
 def list_sources() -> list[Any]:

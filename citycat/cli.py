@@ -14,7 +14,8 @@ log = logging.getLogger("citycat")
 
 # Commands that live in modules of their own: each module has ``register(sub)``, which adds its
 # subparser(s) and sets ``handler=<function(args) -> int>`` as the parser's default.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("citycat.cli_airflow", "citycat.cli_serve", "citycat.cli_report", "citycat.cli_quality",
+                                     "citycat.cli_changes")
 
 
 def _sources_arg(p: argparse.ArgumentParser) -> None:
@@ -250,6 +251,10 @@ def format_summary(summaries) -> str:
         skipped = (s.stages.get("harvest") or {}).get("skipped") or {}
         if skipped:
             notes.append(f"  {s.source_id}: skipped " + ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())))
+        by_field = (s.stages.get("load") or {}).get("changes_by_field")  # H7 (issue 7)
+        if by_field:
+            from inventory.changes import describe_counts
+            notes.append(f"  {s.source_id}: changed fields: {describe_counts(by_field)}")
     if notes:
         lines.append("")
         lines.append("notes:")

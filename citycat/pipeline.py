@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from citycat import archive
+from citycat import archive, checkpoint
 from citycat.normalise import NormaliseOutcome, StageError, normalise, source_context  # noqa: F401 (stage API)
 from citycat.config import SourceConfig, SourcesFile
 
@@ -44,6 +44,7 @@ class HarvestOutcome:
     pages: int = 0
     requests: int = 0
     seconds: float = 0.0
+    resumed: dict[str, Any] | None = None  # H5: {"after_page", "records"} when a checkpoint was continued
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,11 +115,17 @@ def resolve_window(source: SourceConfig, mode: str, *, since: datetime | None, u
 
 def harvest(source: SourceConfig, run_id: str, mode: str, *, window_start: datetime | None,
             window_end: datetime | None, data_dir: Path, replay_run: str | None = None,
-            progress: Progress | None = None) -> HarvestOutcome:
+            progress: Progress | None = None, resume: bool = True, checkpoints: bool = True,
+            http: Any = None) -> HarvestOutcome:
     """Stream the source's raw records into the run's raw archive.
 
     ``replay`` harvests nothing: it points at the archive of ``replay_run`` so the later
     stages re-process it without contacting the source.
+
+    A resumable kind checkpoints after every page (citycat/checkpoint.py): when an earlier attempt
+    of the same run id and window failed, this one continues from its last checkpoint
+    (``resume=False`` starts over; ``checkpoints=False`` writes none, for benchmarks). ``http`` is
+    the harvester's base HTTP settings (an HttpConfig; tests pass fast retries).
     """
     import harvesters
     from harvesters.base import HarvestWindow
@@ -139,18 +146,13 @@ def harvest(source: SourceConfig, run_id: str, mode: str, *, window_start: datet
 
     harvesters.load_builtin()
     cls = harvesters.get(source.kind)
-    harvester = cls(source.id, source.url, source.options, http=None)
     window = HarvestWindow(start=window_start, end=window_end) if mode == "incremental" else HarvestWindow()
     path = archive.raw_path(data_dir, source.id, run_id)
     out = HarvestOutcome(source.id, run_id, mode, str(path), _iso(window.start), _iso(window.end))
-    with archive.write_lines(path) as fh:
-        for record in harvester.records(window, mode):  # type: ignore[arg-type]
-            fh.write(record.to_json())
-            fh.write("\n")
-            out.seen += 1
-            out.deleted += record.deleted
-            if progress:
-                progress(1)
+    harvester, run = _harvest_attempts(cls, source, mode, window, path, http=http, resume=resume,
+                                       checkpoints=checkpoints, progress=progress,
+                                       ident=checkpoint.identity(source, mode, window_start, window_end))
+    out.seen, out.deleted, out.resumed = run.seen, run.deleted, run.resumed
     st = harvester.stats
     out.skipped, out.errors = dict(st.skipped), list(st.errors)
     out.complete_listing = bool(st.complete_listing and mode == "full")
@@ -158,6 +160,38 @@ def harvest(source: SourceConfig, run_id: str, mode: str, *, window_start: datet
     out.seconds = round(time.monotonic() - started, 3)
     archive.write_json(archive.sidecar(path, "meta.json"), out.as_dict())
     return out
+
+
+def _harvest_attempts(cls: Any, source: SourceConfig, mode: str, window: Any, path: Path, *, http: Any,
+                      resume: bool, checkpoints: bool, progress: Progress | None,
+                      ident: dict[str, Any]) -> tuple[Any, checkpoint.RunArchive]:
+    """Harvest into ``path``, continuing an earlier attempt's checkpoint when there is one; a source
+    that refuses the stored position (an expired resumption token) gets one clean attempt more."""
+    from harvesters.base import StaleCheckpointError
+
+    while True:
+        harvester = cls(source.id, source.url, source.options, http=http)
+        run = checkpoint.RunArchive(path, ident, enabled=checkpoints)
+        resumed = run.open(harvester, resume=resume)
+        if progress and run.seen:
+            progress(run.seen)
+        try:
+            for record in harvester.records(window, mode):
+                run.write(record)
+                if progress:
+                    progress(1)
+        except StaleCheckpointError as exc:
+            run.discard()
+            if not resumed:
+                raise
+            log.warning("%s: %s; discarded the checkpoint, harvesting again from the start", source.id, exc)
+            resume = False
+            continue
+        except BaseException:
+            run.abandon()
+            raise
+        run.commit()
+        return harvester, run
 
 
 def iter_normalised(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -178,28 +212,37 @@ def read_errors(path: str | Path, limit: int | None = None) -> list[dict[str, An
 
 # --------------------------------------------------------------------------- validate
 
-QUALITY_COLUMNS = ("uri", "native_id", "identifier", "title", "description", "licence_uri")
-# The suite asks whether a description is there, not what it says: the first characters answer
-# that, and holding 100,000 full descriptions would make this stage's memory grow with the run.
-DESCRIPTION_PREFIX = 200
-
-
 def validate(source: SourceConfig, run_id: str, normalised: str | Path, *, failed_to_map: int,
-             data_dir: Path, isolate: bool = False) -> dict[str, Any]:
-    """Run the expectation suite over the run's flat rows and decide the load gate.
+             data_dir: Path, isolate: bool = False, run_time: datetime | None = None, mode: str | None = None,
+             inventory=None, data_docs: bool | None = None) -> dict[str, Any]:
+    """Run the suites over the run, measure every dataset, and decide the load gate.
+
+    ``run_time`` is the run's reference time (never the clock): the time-relative warnings and
+    the quality rows are dated by it. With an ``inventory`` the per-dataset quality pass runs
+    (SHACL cached by content hash, MQA, stars, findings -> ``dataset_quality``; aggregates ->
+    ``harvest_runs.quality``) and a ``full`` run is compared with the source's active datasets
+    (the state its last good runs left) for the run-level volume checks. ``data_docs`` (default:
+    the source's ``quality.data_docs``) renders the GX Data Docs site of the run.
 
     ``isolate`` runs it in a child process: great-expectations alone costs ~215 MB of RSS once
     imported, which a long-lived CLI process would otherwise carry into every later stage and
     source. (An Airflow task is a process of its own already.)
     """
+    previous = inventory.active_count(source.id) if inventory is not None and mode == "full" else None
+    docs = source.quality.data_docs if data_docs is None else data_docs
+    kwargs = {"failed_to_map": failed_to_map, "data_dir": Path(data_dir), "run_time": run_time,
+              "previous_rows": previous, "data_docs": docs}
+    from citycat.validation import run_validation
+
     if not isolate:
-        return _validate(source, run_id, normalised, failed_to_map=failed_to_map, data_dir=data_dir)
+        return run_validation(source, run_id, normalised, inventory=inventory, **kwargs)
     from concurrent.futures.process import BrokenProcessPool
 
     global _POOL
+    url = inventory.url.render_as_string(hide_password=False) if inventory is not None else None
     try:
-        return _validation_pool().submit(_validate, source, run_id, str(normalised), failed_to_map=failed_to_map,
-                                         data_dir=Path(data_dir)).result()
+        return _validation_pool().submit(run_validation, source, run_id, str(normalised), inventory_url=url,
+                                         **kwargs).result()
     except BrokenProcessPool as exc:
         _POOL = None  # the next source gets a fresh process
         raise StageError(f"[source={source.id}] validate: the validation process died (killed or out of "
@@ -231,39 +274,6 @@ def _validation_pool() -> Any:
     return _POOL
 
 
-def _validate(source: SourceConfig, run_id: str, normalised: str | Path, *, failed_to_map: int,
-              data_dir: Path) -> dict[str, Any]:
-    import pandas as pd
-
-    from expectations.gate import decide
-    from expectations.suites import run_suite
-
-    started = time.monotonic()
-    cols: dict[str, list[Any]] = {c: [] for c in QUALITY_COLUMNS}
-    seen = failed_to_map
-    for rec in iter_normalised(normalised):
-        seen += 1
-        if rec.get("deleted"):
-            continue
-        row = rec["row"] or {}
-        for c in QUALITY_COLUMNS:
-            value = rec["uri"] if c == "uri" else row.get(c, rec.get(c))
-            if c == "description" and isinstance(value, str):
-                value = value[:DESCRIPTION_PREFIX]
-            cols[c].append(value)
-    df = pd.DataFrame(cols)
-    del cols
-    suite = run_suite(df, source_id=source.id, run_id=run_id)
-    verdict = decide(suite, seen=seen, failed_to_map=failed_to_map,
-                     max_failed_share=source.quality.max_failed_share)
-    result = {"source_id": source.id, "run_id": run_id, "passed": verdict.passed, "reasons": verdict.reasons,
-              "rows": len(df), "suite": suite.as_dict(), "seconds": round(time.monotonic() - started, 3)}
-    qpath = Path(data_dir) / "quality" / source.id / f"{archive.safe_name(run_id)}.json"
-    archive.write_json(qpath, result)
-    result["quality_path"] = str(qpath)
-    return result
-
-
 # --------------------------------------------------------------------------- load
 
 
@@ -283,21 +293,43 @@ def load(source: SourceConfig, run_id: str, normalised: str | Path, *, mode: str
 # --------------------------------------------------------------------------- publish
 
 
-def publish(sources: SourcesFile, *, inventory, data_dir: Path, generated_at: datetime) -> dict[str, Any]:
-    """Write the static DCAT feed from the inventory's active datasets."""
-    from publish.feed import CatalogInfo, FeedDataset, SourceInfo, write_feed
+def feed_catalog(sources: SourcesFile) -> tuple[Any, list[Any]]:
+    """(CatalogInfo, [SourceInfo, ...]): the catalogue and its sources as sources.yaml describes them, the
+    same for the static feed (``publish``) and the feed service (``citycat serve``)."""
+    from publish.feed_model import CatalogInfo, SourceInfo
 
-    started = time.monotonic()
     c = sources.catalog
     catalog = CatalogInfo(base_uri=c.base_uri.rstrip("/"), title=c.title, description=c.description,
                           publisher_name=c.publisher_name, publisher_uri=c.publisher_uri, homepage=c.homepage,
                           licence_uri=c.licence_uri)
     infos = [SourceInfo(source_id=s.id, title=s.title, url=s.url, institution_name=s.institution.name,
                         institution_uri=s.institution.uri) for s in sources.sources]
+    return catalog, infos
+
+
+def publish(sources: SourcesFile, *, inventory, data_dir: Path, generated_at: datetime) -> dict[str, Any]:
+    """Write the static DCAT feed from the inventory's active datasets."""
+    from publish.feed import FeedDataset, write_feed
+
+    started = time.monotonic()
+    c = sources.catalog
+    catalog, infos = feed_catalog(sources)
     # content_hash (SHA-256 of nt) lets the writer spot unchanged datasets without hashing nt
     datasets = (FeedDataset(source_id=d.source_id, native_id=d.native_id, uri=d.uri, nt=d.nt,
                             first_seen=d.first_seen, last_changed=d.last_changed, content_hash=d.content_hash)
                 for d in inventory.iter_datasets(status="active", with_row=False))
+    # issue 4 (H1): each dataset's latest quality measurement goes into the feed as DQV; its change key
+    # covers the measurement, so a changed score republishes the dataset (publish.feed_dqv)
+    from inventory.quality import latest_dataset_quality
+    from publish.feed_dqv import join_quality
+
+    quality = latest_dataset_quality(inventory, with_indicators=False, first_measured=True)
+    datasets = join_quality(datasets, quality, base_uri=catalog.base_uri)
+    # issue 7 (H7): mirrors point to their cluster's primary (dcat:isVersionOf / dcat:hasVersion, docs/duplicates.md)
+    from inventory.clusters import feed_links
+    from publish.feed_rdf import join_cluster_links
+
+    datasets = join_cluster_links(datasets, feed_links(inventory))
     result = write_feed(datasets, Path(data_dir) / "feed", catalog=catalog, sources=infos,
                         page_size=c.page_size, total=inventory.count_datasets(status="active"),
                         generated_at=generated_at)

@@ -54,18 +54,35 @@ def begin_run(source: SourceConfig, run_id: str, mode: str, *, since: datetime |
 
 
 def fail_run(source_id: str, run_id: str, *, reason: str, status: str = "failed", finished_at: datetime,
-             inventory, gate: dict | None = None, stats: dict | None = None) -> None:
+             inventory, gate: dict | None = None, stats: dict | None = None, data_docs: str | None = None) -> None:
     inventory.finish_run(pipeline.run_key(source_id, run_id), status=status, finished_at=finished_at,
-                         gate=gate, stats=stats, errors=[{"native_id": None, "field": None, "reason": reason,
+                         gate=gate, stats=stats, data_docs=data_docs, errors=[{"native_id": None, "field": None, "reason": reason,
                                                           "stage": status}])
 
 
 def finish_load(source_id: str, run_id: str, *, counts: dict[str, Any], stats: dict[str, Any],
-                errors_path: str | None, finished_at: datetime, inventory, gate: dict | None = None) -> None:
+                errors_path: str | None, finished_at: datetime, inventory, gate: dict | None = None,
+                data_docs: str | None = None) -> None:
     errors = pipeline.read_errors(errors_path, limit=MAX_STORED_ERRORS) if errors_path else []
     inventory.finish_run(pipeline.run_key(source_id, run_id), status="success", finished_at=finished_at,
                          counts={k: v for k, v in counts.items() if isinstance(v, int)}, gate=gate,
-                         errors=errors, stats=stats)
+                         errors=errors, stats=stats, data_docs=data_docs)
+
+
+GATE_KEYS = ("passed", "reasons", "failed")
+VALIDATE_KEYS = ("passed", "reasons", "failed", "rows", "seconds", "quality_path", "data_docs")
+
+
+def link_check_enabled(source: SourceConfig) -> bool:
+    """Whether the source asks for the link check stage (``quality.link_check.enabled``)."""
+    return bool(getattr(getattr(source.quality, "link_check", None), "enabled", False))
+
+
+def check_links(source: SourceConfig, run_id: str, normalised: str, *, inventory, now: datetime) -> dict[str, Any]:
+    """The link check stage (citycat.links), run before validate so MQA can use its results."""
+    from citycat.links import check_links as run_check
+
+    return run_check(source, run_id, normalised, inventory=inventory, now=now)
 
 
 def run_source(source: SourceConfig, sources: SourcesFile, *, run_id: str, mode: str, now: datetime,
@@ -91,13 +108,17 @@ def run_source(source: SourceConfig, sources: SourcesFile, *, run_id: str, mode:
                                progress=progress("normalise") if progress else None)
         summary.stages["normalise"] = n.as_dict()
         summary.seen, summary.failed = n.seen, n.failed
+        if link_check_enabled(source):
+            summary.stages["links"] = check_links(source, run_id, n.normalised_path, inventory=inventory, now=now)
         v = pipeline.validate(source, run_id, n.normalised_path, failed_to_map=n.failed, data_dir=data_dir,
-                              isolate=True)
-        summary.stages["validate"] = {k: v[k] for k in ("passed", "reasons", "rows", "seconds", "quality_path")}
+                              isolate=True, run_time=now, mode=mode, inventory=inventory)
+        summary.stages["validate"] = {k: v.get(k) for k in VALIDATE_KEYS}
+        gate = {k: v[k] for k in GATE_KEYS}
         if not v["passed"]:
+            # the load is skipped: the inventory's datasets stay as they were; quality rows are kept
             summary.status, summary.reason = "gate_failed", "; ".join(v["reasons"])
             fail_run(source.id, run_id, reason=summary.reason, status="gate_failed", finished_at=now,
-                     inventory=inventory, gate=v, stats=dict(summary.stages))
+                     inventory=inventory, gate=gate, stats=dict(summary.stages), data_docs=v.get("data_docs"))
             return summary
         counts = pipeline.load(source, run_id, n.normalised_path, mode=mode, complete_listing=h.complete_listing,
                                inventory=inventory, loaded_at=now)
@@ -108,8 +129,11 @@ def run_source(source: SourceConfig, sources: SourcesFile, *, run_id: str, mode:
         if counts.get("quarantine_reason"):
             summary.reason = counts["quarantine_reason"]
         summary.status = "success"
+        # H7 (issue 7): re-cluster cross-source duplicates on the committed inventory (never raises)
+        from inventory.clusters import after_load
+        summary.stages["duplicates"] = after_load(inventory, sources.catalog.duplicates, computed_at=now)
         finish_load(source.id, run_id, counts=counts, stats=dict(summary.stages), errors_path=n.errors_path,
-                    finished_at=now, inventory=inventory, gate={k: v[k] for k in ("passed", "reasons")})
+                    finished_at=now, inventory=inventory, gate=gate, data_docs=v.get("data_docs"))
     except Exception as exc:  # noqa: BLE001 - the reason is reported, the other sources go on
         summary.status, summary.reason = "failed", f"{type(exc).__name__}: {exc}"
         log.error("%s: run %s failed: %s", source.id, run_id, summary.reason)

@@ -27,7 +27,11 @@ def publish_dag():
     def publish() -> dict:
         return tasks.publish(get_current_context())
 
-    publish()
+    @task
+    def report(feed: dict) -> dict:  # after the feed: the audit report (issue 5)
+        return tasks.publish_report(get_current_context())
+
+    report(publish())
 
 
 publish_dag()

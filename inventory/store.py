@@ -53,6 +53,7 @@ class RunInfo:
     counts: dict[str, int] | None
     gate: dict | None
     stats: dict | None
+    data_docs: str | None = None  # the run's GX Data Docs index (issue 4)
 
 
 @dataclass(frozen=True)
@@ -184,13 +185,17 @@ class Inventory:
             conn.execute(delete(quarantined_withdrawals).where(quarantined_withdrawals.c.run_id == run_id))
 
     def finish_run(self, run_id: str, *, status: str, finished_at: datetime, counts: dict[str, int] | None = None,
-                   gate: dict | None = None, errors: list[dict] | None = None, stats: dict | None = None) -> None:
-        """Close a run. Given ``errors`` replace the run's errors (so repeating it is harmless)."""
+                   gate: dict | None = None, errors: list[dict] | None = None, stats: dict | None = None,
+                   data_docs: str | None = None) -> None:
+        """Close a run. Given ``errors`` replace the run's errors (so repeating it is harmless).
+
+        ``data_docs`` is the path of the run's GX Data Docs index (issue 4).
+        """
         if status not in RUN_STATUSES:
             raise ValueError(f"run {run_id}: status must be one of {RUN_STATUSES}, got {status!r}")
         _aware(finished_at, "finished_at")
         values: dict[str, Any] = {"status": status, "finished_at": finished_at}
-        for name, value in (("counts", counts), ("gate", gate), ("stats", stats)):
+        for name, value in (("counts", counts), ("gate", gate), ("stats", stats), ("data_docs", data_docs)):
             if value is not None:
                 values[name] = value
         with self._write() as conn:

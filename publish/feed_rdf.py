@@ -20,6 +20,7 @@ from urllib.parse import quote
 import pyoxigraph as ox
 from rdflib.namespace import DCAT, DCTERMS, FOAF, ODRL2, OWL, PROV, RDF, RDFS, SDO, SKOS, XSD, Namespace
 
+from transforms.uris import mint_uri
 from publish.feed_model import CatalogInfo, FeedDataset, FeedRecordError, SourceInfo
 
 # Not shipped by rdflib.namespace (7.6): spelled once, here.
@@ -35,6 +36,9 @@ PREFIXES: dict[str, str] = {
     "dcatap": "http://data.europa.eu/r5r/",
     "locn": "http://www.w3.org/ns/locn#",
     "spdx": "http://spdx.org/rdf/terms#",
+    # issue 4 (H1): the quality measurements publish.feed_dqv adds
+    "dqv": "http://www.w3.org/ns/dqv#",
+    "pv": "https://piveau.eu/ns/voc#",
 }
 
 # ext -> (pyoxigraph format, media type). The extension is also the page URL's suffix.
@@ -87,6 +91,11 @@ def catalog_uri(base_uri: str) -> str:
 
 def source_catalog_uri(base_uri: str, source_id: str) -> str:
     return f"{base_uri}/catalog/{segment(source_id)}"
+
+
+def minted_record_uri(base_uri: str, source_id: str, native_id: str) -> str:
+    """The record IRI for a stored graph that has none (also used by the feed service's SPARQL store)."""
+    return f"{base_uri}/dataset/{segment(source_id)}/{segment(native_id)}#record"
 
 
 def static_page_url(base_uri: str) -> Callable[[int, str], str]:
@@ -152,7 +161,9 @@ def source_catalog_triples(base_uri: str, source: SourceInfo, stats: SourceStats
     """A source's sub-catalogue: title, publisher (the institution) and the portal as
     ``foaf:homepage`` (DCAT-AP's catalogue homepage property), typed ``foaf:Document``."""
     sub = _n(source_catalog_uri(base_uri, source.source_id))
-    inst = _n(source.institution_uri or f"{source_catalog_uri(base_uri, source.source_id)}#publisher")
+    # The same node the mappings attach to every dataset (transforms.agents), so the institution
+    # is one resource across the feed, and the feed service dereferences it at /institution/<id>.
+    inst = _n(source.institution_uri or str(mint_uri(base_uri, source.source_id, "institution")))
     # A register read from a file has no public page: a local path is neither an IRI nor
     # something to publish (it names a machine's folders), so the feed only says "a file".
     web = source.url.startswith(("http://", "https://"))
@@ -166,7 +177,9 @@ def source_catalog_triples(base_uri: str, source: SourceInfo, stats: SourceStats
     ]
     if web:
         portal = _n(source.url)
-        out += [ox.Triple(sub, P_HOMEPAGE, portal), ox.Triple(portal, A, T_DOCUMENT)]
+        # dct:source: provenance back to the portal the sub-catalogue was harvested from.
+        out += [ox.Triple(sub, P_HOMEPAGE, portal), ox.Triple(portal, A, T_DOCUMENT),
+                ox.Triple(sub, _n(DCTERMS.source), portal)]
     if stats and stats.last_changed is not None:
         out.append(ox.Triple(sub, P_MODIFIED, dt_literal(stats.last_changed)))
     out += [
@@ -189,8 +202,16 @@ def hydra_triples(base_uri: str, page_url: Callable[[int, str], str], *, page: i
     Links are IRIs of the same format as the page, so a harvester configured for
     one serialisation stays in it.
     """
-    cat = _n(catalog_uri(base_uri))
-    view = _n(page_url(page, ext))
+    return paged_collection_triples(catalog_uri(base_uri), lambda n: page_url(n, ext), page=page, pages=pages,
+                                    total=total, page_size=page_size)
+
+
+def paged_collection_triples(collection: str, page_url: Callable[[int], str], *, page: int, pages: int,
+                             total: int, page_size: int) -> list[ox.Triple]:
+    """The Hydra paging triples (both forms, as ``hydra_triples`` describes) of page ``page`` of ``pages``
+    of ``collection``; ``page_url(n)`` is page n's IRI. Shared by the feed and the withdrawn list."""
+    cat = _n(collection)
+    view = _n(page_url(page))
     h = HYDRA
     out = [
         ox.Triple(cat, A, _n(h.Collection)),
@@ -207,7 +228,7 @@ def hydra_triples(base_uri: str, page_url: Callable[[int, str], str], *, page: i
     if page > 1:
         links.append(("previous", "previousPage", page - 1))
     for new, old, n in links:
-        target = _n(page_url(n, ext))
+        target = _n(page_url(n))
         out.append(ox.Triple(view, _n(h[new]), target))
         out.append(ox.Triple(view, _n(h[old]), target))
     return out
@@ -293,7 +314,7 @@ def prepare_dataset(ds: FeedDataset, base_uri: str, *, rdfxml: bool) -> Prepared
         if dated:
             parsed = [q for q in parsed if q not in dated]
     else:
-        record = ox.NamedNode(f"{base_uri}/dataset/{segment(ds.source_id)}/{segment(ds.native_id)}#record")
+        record = ox.NamedNode(minted_record_uri(base_uri, ds.source_id, ds.native_id))
         parsed += [ox.Quad(record, A, T_RECORD, DEFAULT_GRAPH),
                    ox.Quad(record, P_PRIMARY_TOPIC, ds_node, DEFAULT_GRAPH)]
     warnings: list[str] = []
@@ -445,3 +466,38 @@ def assemble_page(base_uri: str, meta: list[ox.Triple], body: list[ox.Triple]) -
     rest keep their order), then the datasets' own triples in their stored order."""
     cat = catalog_uri(base_uri)
     return sorted(meta, key=lambda t: (t.subject.value != cat, t.subject.value, t.predicate != A)) + body
+
+
+# --------------------------------------------------------------------------- issue 7 (H7): duplicate clusters
+
+IS_VERSION_OF, HAS_VERSION = f"{DCAT}isVersionOf", f"{DCAT}hasVersion"
+
+
+def with_cluster_links(ds: FeedDataset, primary_uri: str | None, mirror_uris: Sequence[str]) -> FeedDataset:
+    """``ds`` with its cluster links (a mirror ``dcat:isVersionOf`` its primary, a primary ``dcat:hasVersion``
+    each mirror) and a change key that covers them, so a change of cluster membership republishes it.
+
+    DCAT 3 terms, not ``owl:sameAs`` (a reasoner would fuse the two nodes and their dates, titles and
+    records into one that breaks DCAT-AP's cardinalities) nor ``dct:isVersionOf`` (deprecated by DCAT-AP 3);
+    see docs/duplicates.md.
+    """
+    lines = [f"<{ds.uri}> <{IS_VERSION_OF}> <{primary_uri}> ."] if primary_uri and primary_uri != ds.uri else []
+    lines += [f"<{ds.uri}> <{HAS_VERSION}> <{m}> ." for m in sorted(set(mirror_uris)) if m != ds.uri]
+    if not lines:
+        return ds
+    import hashlib
+    from dataclasses import replace
+
+    extra = "\n".join(lines) + "\n"
+    base_key = ds.content_hash or hashlib.sha256(ds.nt.encode("utf-8", "surrogatepass")).hexdigest()
+    key = hashlib.sha256(f"{base_key}\x00clusters\x00{extra}".encode("utf-8", "surrogatepass")).hexdigest()
+    nt = ds.nt if ds.nt.endswith("\n") else ds.nt + "\n"
+    return replace(ds, nt=nt + extra, content_hash=key)
+
+
+def join_cluster_links(datasets: Iterable[FeedDataset],
+                       links: dict[tuple[str, str], tuple[str | None, tuple[str, ...]]]) -> Iterable[FeedDataset]:
+    """Each dataset with its links from ``inventory.clusters.feed_links`` (only clustered datasets are in it)."""
+    for ds in datasets:
+        link = links.get((ds.source_id, ds.native_id))
+        yield with_cluster_links(ds, *link) if link else ds

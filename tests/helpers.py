@@ -8,17 +8,21 @@ every kind at once instead of drifting between copies. Fixtures built on them li
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rdflib import Graph, URIRef
 
 from transforms.rdf import PREFIXES
 
 ROOT = Path(__file__).resolve().parent.parent
+RECORDED = ROOT / "examples" / "ckan"  # the recorded CKAN portal the end-to-end tests harvest
 
 
 def utc(*parts: int) -> datetime:
@@ -114,6 +118,44 @@ def sqlite_inventory(db: Path):
     return inv
 
 
+# Params for an ``inv`` fixture that runs a module's tests on both backends (see ``both_backends_inventory``).
+INVENTORY_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def twin_packages(folder: Path) -> list[Path]:
+    """Two copies of a real recorded CKAN package (``twin-0``, ``twin-1``) written to ``folder``, both claiming
+    one dataset URI: the critical uri_unique expectation fails on them."""
+    base = json.loads((RECORDED / "dgu_package_show_inspire.json").read_text())
+    pkg = base["result"] if "result" in base else base
+    out = []
+    for i in range(2):
+        p = json.loads(json.dumps(pkg))
+        p["id"], p["name"] = f"twin-{i}", f"twin-{i}"
+        p["extras"] = [e for e in p.get("extras", []) if e.get("key") != "uri"]
+        p["extras"].append({"key": "uri", "value": "https://example.org/dataset/same"})
+        (folder / f"twin{i}.json").write_text(json.dumps(p))
+        out.append(folder / f"twin{i}.json")
+    return out
+
+
+def both_backends_inventory(request, db: Path) -> Iterator:
+    """The body of an ``inv`` fixture parametrised with ``INVENTORY_BACKENDS`` (``yield from`` it): a migrated
+    SQLite inventory at ``db``, closed afterwards, or the session's PostgreSQL one (``pg_inventory``) with
+    every table of the model truncated first."""
+    if request.param == "sqlite":
+        inventory = sqlite_inventory(db)
+        yield inventory
+        inventory.close()
+        return
+    from inventory.models import metadata
+
+    inventory = request.getfixturevalue("pg_inventory")
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with inventory.engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    yield inventory
+
+
 def feed_pages(data_dir: Path) -> list[Path]:
     """The published feed's page files, in page order."""
     return sorted((data_dir / "feed" / "catalog").glob("page-*.ttl"))
@@ -131,3 +173,26 @@ def validated_pages(pages: list[Path]) -> Iterator[tuple[Path, Graph, Any]]:
 def assert_pages_conform(pages: list[Path]) -> None:
     for page, _, result in validated_pages(pages):
         assert result.conforms, (page.name, result.messages)
+
+
+# ----------------------------------------------------------------------------- local services
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on just now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def airflow_base_env(home: Path) -> dict[str, str]:
+    """This process's environment without any AIRFLOW*/CITYCAT* variable, plus an Airflow home at ``home``
+    reading the project's dags/ folder (no example DAGs, not in unit-test mode); callers add the rest."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CITYCAT"))}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    })
+    return env

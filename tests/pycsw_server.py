@@ -13,7 +13,6 @@ Tests that need it skip, naming the command, when the venv is missing.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from typing import Iterator
 
 import pytest
 import requests
+
+from helpers import free_port
 
 DEFAULT_VENV = Path.home() / ".cache" / "citycat" / "pycsw-venv"
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,12 +82,6 @@ def missing_reason() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class PycswServer:
     """A running pycsw; ``url`` is the CSW endpoint, ``loaded`` the ids pycsw reported inserting."""
@@ -125,7 +120,7 @@ def start_pycsw(records: Path, home: Path, *, maxrecords: int = 10, timeout: flo
         raise RuntimeError(reason)
     venv = venv_path()
     home.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/csw"
     cfg = home / "pycsw.cfg"
     cfg.write_text(_CONFIG.format(home=home, url=url, maxrecords=maxrecords), encoding="utf-8")

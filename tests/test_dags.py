@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import airflow_base_env
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.airflow
 
@@ -22,12 +24,8 @@ pytestmark = pytest.mark.airflow
 @pytest.fixture(scope="module")
 def airflow_env(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow_home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CITYCAT"))}
+    env = airflow_base_env(home)
     env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "GX_ANALYTICS_ENABLED": "false",
         "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
     })
@@ -55,6 +53,9 @@ def test_dagbag_imports_one_harvest_dag_per_source_and_publish(airflow_env, sour
                 "timetable": type(dag.timetable).__name__, "max_active_runs": dag.max_active_runs,
                 "tasks": sorted(t.task_id for t in dag.tasks), "params": sorted(dag.params.keys()),
                 "retries": [t.retries for t in dag.tasks],
+                "pools": {t.task_id: t.pool for t in dag.tasks},  # H6: per-host politeness pools
+                "callbacks": {t.task_id: [type(c).__name__ for c in (t.on_failure_callback or [])]
+                              for t in dag.tasks},
             }
         print("RESULT" + json.dumps(out))
     """, env)
@@ -62,6 +63,7 @@ def test_dagbag_imports_one_harvest_dag_per_source_and_publish(airflow_env, sour
     out = json.loads(done.stdout.split("RESULT", 1)[1])
     assert out["errors"] == {}
     from citycat.config import load_sources
+    from citycat.pools import pool_name
 
     expected = {f"harvest__{s.id}" for s in load_sources(ROOT / sources_file).sources if s.enabled}
     assert expected and expected <= set(out["dags"])
@@ -73,6 +75,9 @@ def test_dagbag_imports_one_harvest_dag_per_source_and_publish(airflow_env, sour
         assert d["tasks"] == ["harvest", "load", "normalise", "validate"]
         assert {"mode", "replay_run"} <= set(d["params"])
         assert max(d["retries"]) >= 1
+        source = load_sources(ROOT / sources_file).get(dag_id.removeprefix("harvest__"))
+        assert d["pools"]["harvest"] == pool_name(source.host)  # H6: politeness across runs
+        assert all(c == ["RunAlert"] for c in d["callbacks"].values())  # H6: alerts on every task's failure
 
 
 def test_harvest_dag_test_run_loads_inventory_from_local_portal(airflow_env, tmp_path):

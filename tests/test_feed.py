@@ -250,10 +250,11 @@ def test_catalogue_metadata_and_sub_catalogues(feed):
         sub = URIRef(f"{BASE}/catalog/{s.source_id}")
         assert (sub, RDF.type, DCAT.Catalog) in g and g.value(sub, DCTERMS.title) == Literal(s.title)
         assert g.value(sub, FOAF.homepage) == URIRef(s.url)
+        assert g.value(sub, DCTERMS.source) == URIRef(s.url)  # provenance back to the portal
         inst = g.value(sub, DCTERMS.publisher)
         assert g.value(inst, FOAF.name) == Literal(s.institution_name)
-        if s.institution_uri:
-            assert inst == URIRef(s.institution_uri)
+        # the institution node the mappings attach to datasets (transforms.agents), not a feed-only one
+        assert inst == URIRef(s.institution_uri or f"{BASE}/institution/{s.source_id}")
     on_page = {d.uri: d.source_id for d in datasets[100:200]}
     for uri, sid in on_page.items():
         assert (URIRef(f"{BASE}/catalog/{sid}"), DCAT.dataset, URIRef(uri)) in g

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from rdflib import Literal, URIRef
 from rdflib import namespace as ns
 
+from helpers import INVENTORY_BACKENDS, both_backends_inventory
 from inventory import Inventory, LoadResult, RunConflictError, UnknownRunError
 from inventory.models import metadata
 
@@ -69,19 +70,9 @@ def snapshot(inv: Inventory) -> dict:
 # --------------------------------------------------------------------------- backends
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=INVENTORY_BACKENDS)
 def inv(request, tmp_path):
-    if request.param == "sqlite":
-        inventory = Inventory(f"sqlite:///{tmp_path}/db/inventory.sqlite")
-        inventory.migrate()
-        yield inventory
-        inventory.close()
-        return
-    inventory = request.getfixturevalue("pg_inventory")
-    names = ", ".join(t.name for t in metadata.sorted_tables)
-    with inventory.engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    yield inventory
+    yield from both_backends_inventory(request, tmp_path / "db" / "inventory.sqlite")
 
 
 # --------------------------------------------------------------------------- upsert
