@@ -131,7 +131,7 @@ def harvest(source_id: str, *, run_id: str, params: dict[str, Any], context: dic
     requested = params.get("mode") or "incremental"
     mode, wstart, wend = begin_run(source, run_id, requested, since=start, until=end, now=ref, inventory=inventory)
     try:
-        # H5: a retry of this task has the same run id and window, so it continues from the last checkpoint
+        # a retry of this task has the same run id and window, so it continues from the last checkpoint
         # of the failed try (docs/resume.md); trigger with {"resume": false} to list the source from the start.
         out = pipeline.harvest(source, run_id, mode, window_start=wstart, window_end=wend, data_dir=data_dir,
                                replay_run=params.get("replay_run") or None,
@@ -203,7 +203,7 @@ def load(source_id: str, harvested: dict[str, Any], normalised: dict[str, Any],
         fail_run(source.id, harvested["run_id"], reason=f"load: {type(exc).__name__}: {exc}", finished_at=ref,
                  inventory=inventory)
         raise
-    from inventory.clusters import after_load  # H7 (issue 7): re-cluster duplicates; never raises
+    from inventory.clusters import after_load  # re-cluster duplicates; never raises
     duplicates = after_load(inventory, sources.catalog.duplicates, computed_at=ref)
     finish_load(source.id, harvested["run_id"], counts=counts,
                 stats={"harvest": harvested, "normalise": normalised, "duplicates": duplicates},

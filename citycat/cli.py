@@ -251,7 +251,7 @@ def format_summary(summaries) -> str:
         skipped = (s.stages.get("harvest") or {}).get("skipped") or {}
         if skipped:
             notes.append(f"  {s.source_id}: skipped " + ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())))
-        by_field = (s.stages.get("load") or {}).get("changes_by_field")  # H7 (issue 7)
+        by_field = (s.stages.get("load") or {}).get("changes_by_field")
         if by_field:
             from inventory.changes import describe_counts
             notes.append(f"  {s.source_id}: changed fields: {describe_counts(by_field)}")

@@ -160,7 +160,7 @@ class InstitutionConfig(_Strict):
         return None if value is None else check_http_url(value, "institution uri")
 
 
-# issue 4 (H1): the MQA link check task; off by default (see docs/mqa.md)
+# the MQA link check task; off by default (see docs/mqa.md)
 class LinkCheckOptions(_Strict):
     """The polite check of access/download URLs that feeds the MQA accessibility indicators."""
 
@@ -178,18 +178,18 @@ class QualityConfig(_Strict):
 
     max_failed_share: float = Field(0.1, ge=0, le=1)
     max_drop: float = Field(0.5, ge=0, le=1)
-    # issue 4 (H2): the suite's thresholds and the quality pass; see docs/quality.md
+    # the suite's thresholds and the quality pass; see docs/quality.md
     max_count_drop: float = Field(0.8, ge=0, le=1)
     modified_future_slack_hours: float = Field(24, ge=0)
     frequency_slack: float = Field(3, ge=1)
     data_docs: bool = True
     shacl: bool = True
     shacl_max_per_run: int = Field(2000, ge=0)
-    link_check: LinkCheckOptions = LinkCheckOptions()  # issue 4 (H1)
+    link_check: LinkCheckOptions = LinkCheckOptions()
 
 
 class DuplicatesConfig(_Strict):
-    """H7 (issue 7): cross-source duplicate detection (docs/duplicates.md; maps onto inventory.clusters)."""
+    """Cross-source duplicate detection (docs/duplicates.md; maps onto inventory.clusters)."""
 
     enabled: bool = True
     source_priority: list[str] = []  # source ids, most authoritative first: primaries come from these
@@ -208,7 +208,7 @@ class CatalogConfig(_Strict):
     homepage: str | None = None
     licence_uri: str = EU_CC_BY_4_0
     page_size: int = Field(100, ge=1, le=10_000)
-    duplicates: DuplicatesConfig = DuplicatesConfig()  # H7 (issue 7)
+    duplicates: DuplicatesConfig = DuplicatesConfig()
 
     @field_validator("base_uri")
     @classmethod
@@ -233,7 +233,7 @@ class SourceConfig(_Strict):
     enabled: bool = True
     quality: QualityConfig = QualityConfig()
     airflow_conn_id: str | None = None  # an Airflow connection holding this source's credentials
-    # H6 (issue 6): harvest tasks allowed against this source's host at once, across all DAG runs
+    # harvest tasks allowed against this source's host at once, across all DAG runs
     # (one Airflow pool per host, see citycat/pools.py); sources sharing a host share the smallest value.
     max_parallel_harvests: int = Field(1, ge=1, le=32)
     options: SerializeAsAny[HarvesterOptions] = HarvesterOptions()

@@ -44,7 +44,7 @@ class HarvestOutcome:
     pages: int = 0
     requests: int = 0
     seconds: float = 0.0
-    resumed: dict[str, Any] | None = None  # H5: {"after_page", "records"} when a checkpoint was continued
+    resumed: dict[str, Any] | None = None  # {"after_page", "records"} when a checkpoint was continued
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -318,16 +318,16 @@ def publish(sources: SourcesFile, *, inventory, data_dir: Path, generated_at: da
     datasets = (FeedDataset(source_id=d.source_id, native_id=d.native_id, uri=d.uri, nt=d.nt,
                             first_seen=d.first_seen, last_changed=d.last_changed, content_hash=d.content_hash)
                 for d in inventory.iter_datasets(status="active", with_row=False))
-    # issue 4 (H1): each dataset's latest quality measurement goes into the feed as DQV; its change key
+    # each dataset's latest quality measurement goes into the feed as DQV; its change key
     # covers the measurement, so a changed score republishes the dataset (publish.feed_dqv)
     from inventory.quality import latest_dataset_quality
     from publish.feed_dqv import join_quality
 
     quality = latest_dataset_quality(inventory, with_indicators=False, first_measured=True)
     datasets = join_quality(datasets, quality, base_uri=catalog.base_uri)
-    # issue 7 (H7): mirrors point to their cluster's primary (dcat:isVersionOf / dcat:hasVersion, docs/duplicates.md)
+    # mirrors point to their cluster's primary (dcat:isVersionOf / dcat:hasVersion, docs/duplicates.md)
     from inventory.clusters import feed_links
-    from publish.feed_rdf import join_cluster_links
+    from publish.feed_links import join_cluster_links
 
     datasets = join_cluster_links(datasets, feed_links(inventory))
     result = write_feed(datasets, Path(data_dir) / "feed", catalog=catalog, sources=infos,

@@ -129,7 +129,7 @@ def run_source(source: SourceConfig, sources: SourcesFile, *, run_id: str, mode:
         if counts.get("quarantine_reason"):
             summary.reason = counts["quarantine_reason"]
         summary.status = "success"
-        # H7 (issue 7): re-cluster cross-source duplicates on the committed inventory (never raises)
+        # re-cluster cross-source duplicates on the committed inventory (never raises)
         from inventory.clusters import after_load
         summary.stages["duplicates"] = after_load(inventory, sources.catalog.duplicates, computed_at=now)
         finish_load(source.id, run_id, counts=counts, stats=dict(summary.stages), errors_path=n.errors_path,

@@ -403,7 +403,7 @@ def feed_links(engine_or_inventory: Any) -> dict[tuple[str, str], tuple[str | No
     """(source id, native id) -> (primary's URI if it is a mirror, mirrors' URIs if it is a primary).
 
     Only active clustered datasets appear, so the map stays small; the feed writer joins it in
-    (publish.feed_rdf.join_cluster_links).
+    (publish.feed_links.join_cluster_links).
     """
     engine = getattr(engine_or_inventory, "engine", engine_or_inventory)
     c, d = dataset_clusters, datasets

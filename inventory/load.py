@@ -125,7 +125,7 @@ class _Loader:
         self.changed: list[dict[str, Any]] = []
         self.changed_versions: list[dict[str, Any]] = []
         self.withdrawals: list[dict[str, Any]] = []
-        # H7 (issue 7): change history. Parallel to ``changed``: (native id, change, version)
+        # change history. Parallel to ``changed``: (native id, change, version)
         self.changed_meta: list[tuple[str, str, int]] = []
         self.change_rows: list[dict[str, Any]] = []
         self.record_changes = True

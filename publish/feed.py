@@ -42,12 +42,11 @@ import pyoxigraph as ox
 
 from publish.feed_model import (MAX_KEPT_ERRORS, CatalogInfo, FeedDataset, FeedError, FeedRecordError, FeedResult,
                                 PreviousState, SourceInfo, StateEntry, StateWriter, dataset_digest)
-from publish import feed_dqv  # issue 4 (H1)
+from publish import feed_dqv
 from publish.swap import swap_in, writer_lock
-from publish.feed_rdf import (ENVELOPES, FORMATS, PREFIXES, SourceStats, assemble_page, catalog_triples,
-                              catalog_uri, dataset_document_bytes, dt_literal, fragment, hydra_triples,
-                              link_triples, prepare_dataset, segment, serialize_inner, source_catalog_triples,
-                              source_catalog_uri, static_page_url)
+from publish.feed_rdf import (FORMATS, PREFIXES, SourceStats, catalog_triples, catalog_uri, dt_literal,
+                              hydra_triples, link_triples, prepare_dataset, segment, source_catalog_triples, source_catalog_uri, static_page_url)
+from publish.feed_splice import ENVELOPES, assemble_page, dataset_document_bytes, fragment, serialize_inner
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +141,7 @@ class _Counters:
         self.errors: list[dict[str, str]] = []
         self.by_source: dict[str, SourceStats] = {}
         self.newest: datetime | None = None
-        self.quality = False  # issue 4 (H1): some dataset carries DQV measurements (publish.feed_dqv)
+        self.quality = False  # some dataset carries DQV measurements (publish.feed_dqv)
 
     def skip(self, err: FeedRecordError) -> None:
         self.skipped += 1
@@ -228,7 +227,7 @@ class _Pass1:
             self._consume_all()
             self._stop_pool()
         self.previous_key = key
-        if not self.c.quality and ds.nt and feed_dqv.MARKER in ds.nt:  # issue 4 (H1): define the metrics
+        if not self.c.quality and ds.nt and feed_dqv.MARKER in ds.nt:  # define the metrics
             self.c.quality = True
         digest = dataset_digest(ds)
         entry = self.prev.lookup(key) if self.prev is not None and self.ordered else None
@@ -422,7 +421,7 @@ def _write_pages(job: _Job, prev: PreviousState | None, config: str, catalog: Ca
     header = catalog_triples(catalog, c.newest)
     for s in sources:
         header += source_catalog_triples(base, s, c.by_source.get(s.source_id))
-    if c.quality:  # issue 4 (H1): the DQV metrics the datasets' measurements refer to, once per page
+    if c.quality:  # the DQV metrics the datasets' measurements refer to, once per page
         header += feed_dqv.metric_triples(base)
     page_key = hashlib.sha256(json.dumps([config, repr(catalog), [repr(s) for s in sources],
                                           sorted((k, repr(v)) for k, v in c.by_source.items()),

@@ -36,7 +36,7 @@ PREFIXES: dict[str, str] = {
     "dcatap": "http://data.europa.eu/r5r/",
     "locn": "http://www.w3.org/ns/locn#",
     "spdx": "http://spdx.org/rdf/terms#",
-    # issue 4 (H1): the quality measurements publish.feed_dqv adds
+    # the quality measurements publish.feed_dqv adds
     "dqv": "http://www.w3.org/ns/dqv#",
     "pv": "https://piveau.eu/ns/voc#",
 }
@@ -399,105 +399,3 @@ def serialize(triples: Iterable, ext: str) -> bytes:
     costs pyoxigraph ~2 us per call even where unused."""
     fmt = FORMATS[ext][0]
     return ox.serialize(triples, None, fmt, prefixes=PREFIXES if ext in ("ttl", "rdf") else None)
-
-
-# --------------------------------------------------------------------------- splicing
-#
-# Pages are spliced from separately serialised pieces: the format's fixed envelope, the
-# page's catalogue/paging block, then one fragment per dataset. A dataset's fragments are
-# thus made once, when its content changes, and copied byte for byte into later feeds.
-# pyoxigraph's writers are streaming (one block per run of triples with the same subject,
-# namespaces of unprefixed predicates declared on the element in RDF/XML), so a splice is
-# a valid document of the union; a subject split over two pieces is written as two blocks,
-# which every RDF parser merges. Full and incremental writes use the same splice, so they
-# give the same bytes.
-
-
-def _envelope(ext: str) -> tuple[bytes, bytes]:
-    probe = serialize([ox.Triple(_n("http://example.org/s"), A, _n("http://example.org/o"))], ext)
-    if ext == "ttl":  # the prefix block: pyoxigraph writes every given prefix, used or not
-        body = probe.index(b"<http://example.org/s>")
-        return probe[:body], b""
-    if ext == "rdf":
-        start = probe.index(b">\n", probe.index(b"<rdf:RDF")) + 2
-        return probe[:start], b"</rdf:RDF>"
-    if ext == "jsonld":
-        return b"[", b"]"
-    return b"", b""
-
-
-ENVELOPES: dict[str, tuple[bytes, bytes]] = {ext: _envelope(ext) for ext in FORMATS}
-
-
-def serialize_inner(triples: Sequence, ext: str) -> bytes:
-    """``triples`` in format ``ext`` without the format's envelope (prefixes, XML root, ``[]``)."""
-    if not triples:
-        return b""
-    data = serialize(triples, ext)
-    head, tail = ENVELOPES[ext]
-    if not (data.startswith(head) and data.endswith(tail)):  # a pyoxigraph upgrade changed its output
-        raise RuntimeError(f"pyoxigraph {ox.__version__} wrote an unexpected {ext} envelope; "
-                           "publish.feed_rdf.ENVELOPES needs updating")
-    return data[len(head):len(data) - len(tail)]
-
-
-def fragment(triples: Sequence, ext: str) -> bytes:
-    """A dataset's piece of a page: what follows the page's catalogue block (JSON-LD node
-    objects need a separating comma, which is stored with the fragment)."""
-    inner = serialize_inner(triples, ext)
-    return b"," + inner if ext == "jsonld" and inner else inner
-
-
-def page_document(ext: str, header: bytes, fragments: Iterable[bytes]) -> bytes:
-    """A whole page: envelope around the catalogue block (``serialize_inner`` of
-    :func:`assemble_page`'s metadata) and the datasets' fragments."""
-    head, tail = ENVELOPES[ext]
-    return b"".join((head, header, *fragments, tail))
-
-
-def dataset_document_bytes(base_uri: str, ds: FeedDataset, record_uri: str, ttl_fragment: bytes) -> bytes:
-    """A dataset's own Turtle document, spliced from its page fragment and its links."""
-    return ENVELOPES["ttl"][0] + ttl_fragment + serialize_inner(dataset_links(base_uri, ds, record_uri), "ttl")
-
-
-def assemble_page(base_uri: str, meta: list[ox.Triple], body: list[ox.Triple]) -> list[ox.Triple]:
-    """Order a page for readable output: the catalogue first, then one block per other
-    subject of the catalogue/paging metadata, types first (the sort is stable, so the
-    rest keep their order), then the datasets' own triples in their stored order."""
-    cat = catalog_uri(base_uri)
-    return sorted(meta, key=lambda t: (t.subject.value != cat, t.subject.value, t.predicate != A)) + body
-
-
-# --------------------------------------------------------------------------- issue 7 (H7): duplicate clusters
-
-IS_VERSION_OF, HAS_VERSION = f"{DCAT}isVersionOf", f"{DCAT}hasVersion"
-
-
-def with_cluster_links(ds: FeedDataset, primary_uri: str | None, mirror_uris: Sequence[str]) -> FeedDataset:
-    """``ds`` with its cluster links (a mirror ``dcat:isVersionOf`` its primary, a primary ``dcat:hasVersion``
-    each mirror) and a change key that covers them, so a change of cluster membership republishes it.
-
-    DCAT 3 terms, not ``owl:sameAs`` (a reasoner would fuse the two nodes and their dates, titles and
-    records into one that breaks DCAT-AP's cardinalities) nor ``dct:isVersionOf`` (deprecated by DCAT-AP 3);
-    see docs/duplicates.md.
-    """
-    lines = [f"<{ds.uri}> <{IS_VERSION_OF}> <{primary_uri}> ."] if primary_uri and primary_uri != ds.uri else []
-    lines += [f"<{ds.uri}> <{HAS_VERSION}> <{m}> ." for m in sorted(set(mirror_uris)) if m != ds.uri]
-    if not lines:
-        return ds
-    import hashlib
-    from dataclasses import replace
-
-    extra = "\n".join(lines) + "\n"
-    base_key = ds.content_hash or hashlib.sha256(ds.nt.encode("utf-8", "surrogatepass")).hexdigest()
-    key = hashlib.sha256(f"{base_key}\x00clusters\x00{extra}".encode("utf-8", "surrogatepass")).hexdigest()
-    nt = ds.nt if ds.nt.endswith("\n") else ds.nt + "\n"
-    return replace(ds, nt=nt + extra, content_hash=key)
-
-
-def join_cluster_links(datasets: Iterable[FeedDataset],
-                       links: dict[tuple[str, str], tuple[str | None, tuple[str, ...]]]) -> Iterable[FeedDataset]:
-    """Each dataset with its links from ``inventory.clusters.feed_links`` (only clustered datasets are in it)."""
-    for ds in datasets:
-        link = links.get((ds.source_id, ds.native_id))
-        yield with_cluster_links(ds, *link) if link else ds

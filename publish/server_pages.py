@@ -28,9 +28,9 @@ from sqlalchemy import Engine
 from inventory.queries import (InventoryState, ViewFilter, ViewSummary, dataset_by_key, inventory_state, page_rows,
                                view_summary)
 from publish.feed_model import CatalogInfo, FeedDataset, FeedRecordError, SourceInfo
-from publish.feed_rdf import (FORMATS, SourceStats, assemble_page, catalog_triples, dataset_document, fragment,
-                              hydra_triples, link_triples, page_document, prepare_dataset, serialize,
-                              serialize_inner, source_catalog_triples, source_catalog_uri)
+from publish.feed_rdf import (FORMATS, SourceStats, catalog_triples, dataset_document, hydra_triples, link_triples,
+    prepare_dataset, serialize, source_catalog_triples, source_catalog_uri)
+from publish.feed_splice import assemble_page, fragment, page_document, serialize_inner
 from publish.server_http import Body, weak_etag
 
 log = logging.getLogger(__name__)

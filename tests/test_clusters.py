@@ -234,7 +234,7 @@ def test_feed_mirrors_point_to_their_primary_and_membership_changes_republish(tm
 
     from inventory.clusters import feed_links
     from publish.feed import FeedDataset
-    from publish.feed_rdf import HAS_VERSION, IS_VERSION_OF, join_cluster_links
+    from publish.feed_links import HAS_VERSION, IS_VERSION_OF, join_cluster_links
 
     inv = Inventory(f"sqlite:///{tmp_path}/inventory.sqlite")
     inv.migrate()
@@ -325,7 +325,7 @@ def test_version_links_add_no_shacl_violation_to_the_merged_graph(tmp_path):
     from expectations.shacl import validate_graph
     from inventory.clusters import feed_links
     from publish.feed import FeedDataset
-    from publish.feed_rdf import IS_VERSION_OF, join_cluster_links
+    from publish.feed_links import IS_VERSION_OF, join_cluster_links
 
     assert IS_VERSION_OF == "http://www.w3.org/ns/dcat#isVersionOf"
     inv = Inventory(f"sqlite:///{tmp_path}/inventory.sqlite")

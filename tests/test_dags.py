@@ -53,7 +53,7 @@ def test_dagbag_imports_one_harvest_dag_per_source_and_publish(airflow_env, sour
                 "timetable": type(dag.timetable).__name__, "max_active_runs": dag.max_active_runs,
                 "tasks": sorted(t.task_id for t in dag.tasks), "params": sorted(dag.params.keys()),
                 "retries": [t.retries for t in dag.tasks],
-                "pools": {t.task_id: t.pool for t in dag.tasks},  # H6: per-host politeness pools
+                "pools": {t.task_id: t.pool for t in dag.tasks},  # per-host politeness pools
                 "callbacks": {t.task_id: [type(c).__name__ for c in (t.on_failure_callback or [])]
                               for t in dag.tasks},
             }
@@ -76,8 +76,8 @@ def test_dagbag_imports_one_harvest_dag_per_source_and_publish(airflow_env, sour
         assert {"mode", "replay_run"} <= set(d["params"])
         assert max(d["retries"]) >= 1
         source = load_sources(ROOT / sources_file).get(dag_id.removeprefix("harvest__"))
-        assert d["pools"]["harvest"] == pool_name(source.host)  # H6: politeness across runs
-        assert all(c == ["RunAlert"] for c in d["callbacks"].values())  # H6: alerts on every task's failure
+        assert d["pools"]["harvest"] == pool_name(source.host)  # politeness across runs
+        assert all(c == ["RunAlert"] for c in d["callbacks"].values())  # alerts on every task's failure
 
 
 def test_harvest_dag_test_run_loads_inventory_from_local_portal(airflow_env, tmp_path):

@@ -76,7 +76,7 @@ def _full_package() -> dict:
         "issued": "2012-05-01", "modified": "28 November 2019", "frequency": "monthly", "update_frequency": "monthly",
         "theme": "ENVI", "language": "en", "spatial_text": "England and Wales",
         "spatial_uri": "https://sws.geonames.org/2635167/", "temporal_start": "2012-01-01", "temporal_end": "2019-12-31",
-        "harvest_url": "https://council.example.gov.uk/dataset/inspire-index",  # H7 (issue 7): origin pointer
+        "harvest_url": "https://council.example.gov.uk/dataset/inspire-index",  # origin pointer
     }.items()]
     return pkg
 

@@ -250,7 +250,7 @@ def test_filters_source_institution_modified_since_and_primary(served):
     assert seen == set() and len(pages) == 1
     seen, _ = walk(base + "/catalog?modified_since=2026-11-20")
     assert seen == active_uris(inv)
-    # one synthetic dataset duplicates a recorded one (as H7's clustering would record it)
+    # one synthetic dataset duplicates a recorded one (as the clustering would record it)
     from sqlalchemy import insert, select
 
     from inventory.models import dataset_clusters, datasets

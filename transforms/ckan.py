@@ -244,7 +244,7 @@ def _catalog_record(ctx: SourceContext, pkg: dict[str, Any], ex: dict[str, Any],
            if is_http_url(ctx.source_url) else None)
     catalog_record(base, ds, identifier, mod, out, missing=("metadata_modified", MISSING),
                    language=vocab.language(lang_f[1]) if lang_f else None, source=True, see_also=api)
-    # H7 (issue 7): a harvested copy's pointer to the record it was harvested from (docs/duplicates.md),
+    # a harvested copy's pointer to the record it was harvested from (docs/duplicates.md),
     # as an adms:Identifier: a CatalogRecord's dct:source would have to be a dated dcat:CatalogRecord.
     if (origin := harvest_origin(pkg, ex)) is not None:
         node = fragment(base, "identifier-origin")
