@@ -9,17 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 
 def _since(value: str) -> datetime:
+    from citycat.pipeline import parse_time
+
     try:
-        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        dt = parse_time(value.strip())
+        if dt is None:
+            raise ValueError("empty")
+        return dt
     except ValueError:
         raise argparse.ArgumentTypeError(f"--since {value!r} is not an ISO 8601 date or date-time "
                                          "(e.g. 2026-11-01 or 2026-11-01T03:00:00Z)") from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
 def _inventory():

@@ -89,7 +89,7 @@ def test_incremental_window_and_withdrawal_on_synthetic_portal(env):
         assert inv.count_datasets(status="active", source_id="syn") == 120
 
 
-def test_full_harvest_missing_records_withdrawn_and_big_drop_quarantined(env, tmp_path):
+def test_full_harvest_withdraws_missing_records_gates_an_empty_run_and_quarantines_a_big_drop(env, tmp_path):
     packages = sorted((RECORDED).glob("dgu_*.json")) + [RECORDED / "ckan22_package_show_no_resources.json"]
     data_dir = env / "data"
     inv = _inventory(env)
@@ -112,6 +112,15 @@ def test_full_harvest_missing_records_withdrawn_and_big_drop_quarantined(env, tm
     # expectation, so the gate stops it before the loader (whose quarantine test is in test_inventory)
     assert third.status == "gate_failed" and "run_not_empty" in third.reason
     assert third.withdrawn == 0
+    assert inv.count_datasets(status="active", source_id="p") == 2
+    # A drop the gate lets through (1 of 2 is under quality.max_count_drop) but larger than max_drop:
+    # the load runs and its withdrawal is quarantined, not applied.
+    with LocalPortal.from_paths(packages[:1]) as portal:
+        sources = load_sources(write_sources(env / "sources.yaml",
+                                             {"id": "p", "url": portal.url, "quality": {"max_drop": 0.4}}))
+        fourth = run_source(sources.sources[0], sources, run_id="d", mode="full", now=T0 + timedelta(days=3),
+                            data_dir=data_dir, inventory=inv)
+    assert (fourth.status, fourth.withdrawn, fourth.quarantined) == ("success", 0, 1) and fourth.reason
     assert inv.count_datasets(status="active", source_id="p") == 2
 
 
