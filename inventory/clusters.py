@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import select, text
 
 from inventory.cluster_rules import (_DIGITS, graph_keys, identifier_key, name_similarity, norm_text,  # noqa: F401
                                      norm_uri, pointer_keys)  # (re-exported: tests and callers use inventory.clusters)
+from inventory.cluster_store import _Rec, read_records  # noqa: F401 (re-exported: tests use inventory.clusters)
 from inventory.models import dataset_clusters, datasets
 
 EVIDENCE = ("identifier", "origin", "download_url", "title_publisher")  # strongest first
@@ -64,59 +65,13 @@ class ClusterResult:
     blocks_skipped: int = 0
     title_threshold: float = 0.0
     publisher_threshold: float = 0.0
+    unchanged: bool = False  # the inventory was the one the stored clusters came from: nothing recomputed
+    features_read: int = 0  # datasets whose graph was read (the rest came from cluster_features)
     seconds: float = 0.0
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "rows"}
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@dataclass(slots=True)
-class _Rec:
-    """One active dataset as clustering sees it; slots and tuples because 100,000 of these are held."""
-
-    id: int
-    source_id: str
-    native_id: str
-    title: str  # normalised
-    publisher: str  # normalised
-    own: bool  # the source's institution is the publisher
-    mirror: bool  # the record points at an origin elsewhere
-    ids: tuple[str, ...] | set[str] = ()
-    pointers: tuple[str, ...] | set[str] = ()
-    downloads: tuple[str, ...] | set[str] = ()
-    landing: str | None = None
-
-
-def _own(publisher: str, institution: str) -> bool:
-    return bool(publisher) and bool(institution) and (publisher == institution or publisher in institution
-                                                      or institution in publisher)
-
-
-def read_records(conn: Connection) -> list[_Rec]:
-    """The active datasets as the clustering needs them (streamed; graphs and rows are not kept)."""
-    stmt = select(datasets.c.id, datasets.c.source_id, datasets.c.native_id, datasets.c.uri,
-                  datasets.c.row, datasets.c.nt).where(
-        datasets.c.status == "active").order_by(datasets.c.id)
-    out: list[_Rec] = []
-    result = conn.execute(stmt.execution_options(stream_results=True, yield_per=2000))
-    for id_, sid, nid, uri, row, nt in result:
-        row = row or {}
-        pub = norm_text(row.get("publisher"))
-        ids = {k for v in (uri, row.get("uri")) if (k := norm_uri(v))}
-        idents, pointers = graph_keys(uri or "", nt or "")
-        del nt
-        ids.update(k for v in [row.get("identifier"), *idents] if (k := identifier_key(v, pub)))
-        ptrs = {k for v in pointers for k in pointer_keys(v, pub) if k not in ids}
-        out.append(_Rec(id_, sid, nid, norm_text(row.get("title")), pub,
-                        own=_own(pub, norm_text(row.get("institution"))), mirror=bool(ptrs), ids=tuple(sorted(ids)),
-                        pointers=tuple(sorted(ptrs)),
-                        downloads=tuple(sorted({k for u in row.get("download_urls") or () if (k := norm_uri(u))})),
-                        landing=norm_uri(row.get("landing_page"))))
-    return out
 
 
 # --------------------------------------------------------------------------- union-find
@@ -315,15 +270,20 @@ def _primaries(uf: _Clusters, recs: Sequence[_Rec], settings: ClusterSettings, c
 
 
 def recompute(engine_or_inventory: Any, *, computed_at: datetime,
-              settings: ClusterSettings | None = None) -> ClusterResult:
+              settings: ClusterSettings | None = None, force: bool = False) -> ClusterResult:
     """Cluster the inventory's active datasets and replace ``dataset_clusters`` in one transaction.
 
     Accepts an ``Inventory`` or an ``Engine``. On PostgreSQL an advisory lock makes concurrent
     clusterings (two sources' loads finishing together) run one after the other, each on fresh data.
+    When the active datasets and settings are those the stored clusters came from (a load that
+    changed nothing), the stored clusters stand and ``unchanged`` says so; ``force`` recomputes anyway.
     """
+    from inventory import cluster_store
+
     if computed_at.tzinfo is None:
         raise ValueError("computed_at must be timezone-aware")
     settings = settings or ClusterSettings()
+    started = time.perf_counter()
     engine = getattr(engine_or_inventory, "engine", engine_or_inventory)
     pg = engine.dialect.name == "postgresql"
     with engine.connect() as conn:
@@ -332,19 +292,30 @@ def recompute(engine_or_inventory: Any, *, computed_at: datetime,
             conn.commit()
         try:
             with conn.begin():
-                recs = read_records(conn)
+                snap = cluster_store.snapshot(conn, settings)
+                if not force and snap.fingerprint == cluster_store.stored_fingerprint(conn):
+                    clusters, clustered = cluster_store.stored_counts(conn)
+                    return ClusterResult(datasets=snap.datasets, clusters=clusters, clustered=clustered,
+                                         title_threshold=settings.title_threshold, unchanged=True,
+                                         publisher_threshold=settings.publisher_threshold,
+                                         seconds=round(time.perf_counter() - started, 3))
+                if snap.sources < 2:  # duplicates are cross-source: nothing to read or compare
+                    recs, fresh = [], []
+                else:
+                    recs, fresh = read_records(conn)
             res = cluster_records(recs, settings, computed_at)
+            res.datasets, res.features_read = snap.datasets, len(fresh)
             del recs
             if engine.dialect.name == "sqlite":
                 conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with conn.begin():
-                conn.execute(delete(dataset_clusters))
-                for i in range(0, len(res.rows), 5000):
-                    conn.execute(insert(dataset_clusters), res.rows[i:i + 5000])
+                cluster_store.save(conn, rows=res.rows, fresh=fresh, fingerprint=snap.fingerprint,
+                                   computed_at=computed_at)
         finally:
             if pg:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _CLUSTER_LOCK})
                 conn.commit()
+    res.seconds = round(time.perf_counter() - started, 3)
     return res
 
 

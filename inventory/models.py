@@ -282,6 +282,27 @@ class DatasetChange(Base):
     fields: Mapped[list | None] = mapped_column(JSON)  # [{field, op: added|removed|changed, old, new}]
 
 
+
+class ClusterFeature(Base):
+    """What the duplicate clustering needs of one dataset (keys, normalised title and publisher), kept
+    with the content hash it was read from, so a re-clustering reads the graph of changed datasets only."""
+
+    __tablename__ = "cluster_features"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    features: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class ClusterState(Base):
+    """The fingerprint of the inventory the stored clusters were computed from (one row per name)."""
+
+    __tablename__ = "cluster_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
 metadata = Base.metadata
 datasets = Dataset.__table__
 dataset_versions = DatasetVersion.__table__
@@ -293,3 +314,5 @@ shacl_results = ShaclResult.__table__
 link_checks = LinkCheck.__table__
 dataset_clusters = DatasetCluster.__table__
 dataset_changes = DatasetChange.__table__
+cluster_features = ClusterFeature.__table__
+cluster_state = ClusterState.__table__

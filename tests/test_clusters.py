@@ -221,9 +221,59 @@ def test_identifier_normalisation():
 
 def test_clustering_is_deterministic(inv):
     load_corpus(inv)
-    first = recompute(inv, computed_at=T1, settings=PRIORITY).rows
-    second = recompute(inv, computed_at=T1, settings=PRIORITY).rows
-    assert first == second
+    first = recompute(inv, computed_at=T1, settings=PRIORITY)
+    second = recompute(inv, computed_at=T1, settings=PRIORITY, force=True)
+    # the first run read every graph; the forced second one only the cached features, and agrees
+    assert first.features_read == first.datasets > 0 and second.features_read == 0
+    assert first.rows == second.rows
+
+
+def test_unchanged_inventory_keeps_its_clusters_without_recomputing(inv):
+    load_corpus(inv)
+    first = recompute(inv, computed_at=T1, settings=PRIORITY)
+    again = recompute(inv, computed_at=T1, settings=PRIORITY)
+    assert again.unchanged and not first.unchanged
+    assert (again.clusters, again.clustered, again.datasets) == (first.clusters, first.clustered, first.datasets)
+    assert predicted_pairs(inv) and again.rows == []
+    # other settings are another question: recomputed
+    other = recompute(inv, computed_at=T1, settings=ClusterSettings(source_priority=("hub",)))
+    assert not other.unchanged
+
+
+def test_a_changed_dataset_is_the_only_graph_read_again(inv):
+    from sqlalchemy import update
+
+    load_corpus(inv)
+    before = recompute(inv, computed_at=T1, settings=PRIORITY)
+    with inv.engine.begin() as conn:  # one dataset's content moves (its title is rewritten)
+        did, row = conn.execute(select(datasets.c.id, datasets.c.row).where(datasets.c.source_id == "hub")
+                                .order_by(datasets.c.id)).first()
+        conn.execute(update(datasets).where(datasets.c.id == did).values(
+            content_hash="0" * 64, row={**row, "title": "Something else entirely 1999"}))
+    after = recompute(inv, computed_at=T1, settings=PRIORITY)
+    assert not after.unchanged and after.features_read == 1
+    # and the cached answer is the from-scratch answer
+    with inv.engine.begin() as conn:
+        from inventory.models import cluster_features
+
+        conn.execute(cluster_features.delete())
+    scratch = recompute(inv, computed_at=T1, settings=PRIORITY, force=True)
+    assert scratch.features_read == scratch.datasets and scratch.rows == after.rows
+    with inv.engine.connect() as conn:  # the cache holds what the new content says
+        feats = conn.execute(select(cluster_features.c.features).where(cluster_features.c.dataset_id == did)).scalar()
+    assert feats["title"] == "something else entirely 1999" and before.features_read == before.datasets
+
+
+def test_one_source_has_no_cross_source_duplicates_and_clears_old_clusters(inv):
+    from sqlalchemy import update
+
+    load_corpus(inv)
+    assert recompute(inv, computed_at=T1, settings=PRIORITY).clusters > 0
+    with inv.engine.begin() as conn:
+        conn.execute(update(datasets).where(datasets.c.source_id != "council").values(status="withdrawn"))
+    res = recompute(inv, computed_at=T1, settings=PRIORITY)
+    assert res.clusters == 0 and res.features_read == 0 and res.datasets > 0
+    assert predicted_pairs(inv) == set()
 
 
 # --------------------------------------------------------------------------- the feed
