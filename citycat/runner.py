@@ -96,6 +96,7 @@ def run_source(source: SourceConfig, sources: SourcesFile, *, run_id: str, mode:
     """
     started = time.monotonic()
     summary = SourceSummary(source.id, run_id, mode, status="failed")
+    pipeline.prewarm_validation()
     try:
         mode, start, end = begin_run(source, run_id, mode, since=since, until=until, now=now, inventory=inventory)
         summary.mode = mode
