@@ -206,12 +206,12 @@ def cluster_records(recs: Sequence[_Rec], settings: ClusterSettings, computed_at
                         publisher_threshold=settings.publisher_threshold)
     uf = _Clusters(recs)
     ids: dict[str, list[int]] = defaultdict(list)
-    targets: dict[str, list[int]] = defaultdict(list)  # what an origin pointer may name: ids and landing pages
+    targets: dict[Any, list[int]] = defaultdict(list)  # what an origin pointer may name: ids and landing pages
     for i, r in enumerate(recs):
         for k in r.ids:
             ids[k].append(i)
             targets[k].append(i)
-        if r.landing and r.landing not in r.ids:
+        if r.landing is not None and r.landing not in r.ids:
             targets[r.landing].append(i)
     for a, b in _key_edges(recs, ids, settings.max_key_group):
         uf.union(a, b, 0, 1.0)
@@ -222,7 +222,7 @@ def cluster_records(recs: Sequence[_Rec], settings: ClusterSettings, computed_at
                 for j in hits:
                     if recs[j].source_id != r.source_id:
                         uf.union(i, j, 1, 1.0)
-    downloads: dict[str, list[int]] = defaultdict(list)
+    downloads: dict[Any, list[int]] = defaultdict(list)
     for i, r in enumerate(recs):
         for u in r.downloads:
             downloads[u].append(i)
