@@ -10,6 +10,7 @@ runs in its own process (as a real portal would), so its CPU is not counted in o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import socket
@@ -105,65 +106,87 @@ SAMPLER: "TreeSampler"
 
 
 def one_run(n: int, fraction: float, incremental: bool) -> dict[str, float]:
+    """The full run, then (optionally) the incremental run, each in a fresh process as `citycat run` would be:
+    each pays its own imports and starts its own validation process, nothing is warm from the other."""
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="citycat-bench-") as tmp:
+        proc, url = start_portal(n, 0, fraction)
+        SAMPLER.exclude.add(proc.pid)
+        try:
+            full = _child("full", tmp, url)
+        finally:
+            proc.terminate()
+            proc.wait()
+        assert full["created"] == n, full
+        for stage in ("harvest", "normalise", "validate", "load"):
+            out[f"{stage}/s"] = n / full["stages"][stage]
+        out["duplicates_seconds"] = full["stages"]["duplicates"]
+        out["feed/s"] = n / full["publish_seconds"]
+        out["end_to_end/s"] = n / full["seconds"]
+        out["full_seconds"] = full["seconds"]
+        out["peak_rss_mb"] = full["peak_rss_mb"]
+        if incremental:
+            proc, url = start_portal(n, 1, fraction)
+            SAMPLER.exclude.add(proc.pid)
+            try:
+                inc = _child("inc", tmp, url)
+            finally:
+                proc.terminate()
+                proc.wait()
+            out["incremental_seconds"] = inc["seconds"]
+            out["incremental_changed"] = inc["updated"]
+            out["incremental_share_of_full"] = inc["seconds"] / full["seconds"]
+            out["peak_rss_mb"] = max(out["peak_rss_mb"], inc["peak_rss_mb"])
+    # normalise workers, the validation process, feed workers (sampled; the portal excluded)
+    out["peak_rss_largest_child_mb"] = SAMPLER.largest_child
+    out["peak_rss_tree_mb"] = SAMPLER.tree
+    return out
+
+
+def _child(which: str, tmp: str, url: str) -> dict:
+    """Run one pipeline run in a fresh interpreter (``--child``); its JSON summary is the last stdout line."""
+    started = time.perf_counter()
+    res = subprocess.run([sys.executable, __file__, "--child", which, "--dir", tmp, "--url", url],
+                         cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out["process_seconds"] = time.perf_counter() - started  # interpreter start-up and imports included
+    return out
+
+
+def child_main(which: str, tmp: str, url: str) -> None:
+    """The body of one run: the clock starts before the pipeline's own imports, as a CLI run's would."""
+    started = time.perf_counter()
     from citycat import pipeline
     from citycat.config import load_sources
     from citycat.runner import run_source
     from inventory import Inventory
 
-    out: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="citycat-bench-") as tmp:
-        data = Path(tmp) / "data"
-        inv = Inventory(f"sqlite:///{data / 'inventory.sqlite'}")
-        inv.migrate()
-        t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
-        proc, url = start_portal(n, 0, fraction)
-        SAMPLER.exclude.add(proc.pid)
-        try:
-            sources = load_sources(sources_file(Path(tmp) / "sources.yaml", url))
-            src = sources.sources[0]
-            started = time.perf_counter()
-            s = run_source(src, sources, run_id="full", mode="full", now=t0, data_dir=data, inventory=inv)
-            pub = pipeline.publish(sources, inventory=inv, data_dir=data, generated_at=t0)
-            total = time.perf_counter() - started
-        finally:
-            proc.terminate()
-            proc.wait()
-        assert s.status == "success" and s.created == n, s
-        for stage in ("harvest", "normalise", "validate", "load"):
-            out[f"{stage}/s"] = n / s.stages[stage]["seconds"]
-        out["feed/s"] = n / pub["seconds"]
-        out["end_to_end/s"] = n / total
-        out["full_seconds"] = total
-        if incremental:
-            proc, url = start_portal(n, 1, fraction)
-            SAMPLER.exclude.add(proc.pid)
-            try:
-                sources = load_sources(sources_file(Path(tmp) / "sources.yaml", url))
-                src = sources.sources[0]
-                # the interval since the full run: the portal's generation-1 edits are dated after it
-                # (worked out before the clock starts: it reads the whole inventory, a run would not)
-                since = _after_full(inv)
-                started = time.perf_counter()
-                s2 = run_source(src, sources, run_id="inc", mode="incremental", now=t0 + timedelta(days=1),
-                                data_dir=data, inventory=inv, since=since,
-                                until=datetime(2100, 1, 1, tzinfo=timezone.utc))
-                pipeline.publish(sources, inventory=inv, data_dir=data, generated_at=t0 + timedelta(days=1))
-                inc = time.perf_counter() - started
-            finally:
-                proc.terminate()
-                proc.wait()
-            assert s2.status == "success", s2
-            out["incremental_seconds"] = inc
-            out["incremental_changed"] = s2.updated
-            out["incremental_share_of_full"] = inc / total
-    from citycat import pipeline
-
+    data = Path(tmp) / "data"
+    inv = Inventory(f"sqlite:///{data / 'inventory.sqlite'}")
+    inv.migrate()
+    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    sources = load_sources(sources_file(Path(tmp) / "sources.yaml", url))
+    src = sources.sources[0]
+    if which == "full":
+        s = run_source(src, sources, run_id="full", mode="full", now=t0, data_dir=data, inventory=inv)
+        now = t0
+    else:
+        # the interval since the full run: the portal's generation-1 edits are dated after it
+        # (worked out off the clock: it reads the whole inventory, a run would not)
+        off = time.perf_counter()
+        since = _after_full(inv)
+        started += time.perf_counter() - off
+        now = t0 + timedelta(days=1)
+        s = run_source(src, sources, run_id="inc", mode="incremental", now=now, data_dir=data, inventory=inv,
+                       since=since, until=datetime(2100, 1, 1, tzinfo=timezone.utc))
+    assert s.status == "success", s
+    pub_started = time.perf_counter()
+    pipeline.publish(sources, inventory=inv, data_dir=data, generated_at=now)
+    done = time.perf_counter()
     pipeline.shutdown()
-    out["peak_rss_mb"] = peak_rss_mb()
-    # normalise workers, the validation process, feed workers (sampled; the portal excluded)
-    out["peak_rss_largest_child_mb"] = SAMPLER.largest_child
-    out["peak_rss_tree_mb"] = SAMPLER.tree
-    return out
+    stages = {k: v["seconds"] for k, v in s.stages.items() if isinstance(v, dict) and "seconds" in v}
+    print(json.dumps({"seconds": done - started, "publish_seconds": done - pub_started, "stages": stages,
+                      "created": s.created, "updated": s.updated, "peak_rss_mb": peak_rss_mb()}))
 
 
 def _after_full(inv) -> datetime:
@@ -181,7 +204,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--fraction", type=float, default=0.01, help="share changed before the incremental run")
     ap.add_argument("--no-incremental", action="store_true")
+    ap.add_argument("--child", choices=("full", "inc"), help=argparse.SUPPRESS)
+    ap.add_argument("--dir", help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return child_main(args.child, args.dir, args.url)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     global SAMPLER
     SAMPLER = TreeSampler()
