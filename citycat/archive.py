@@ -13,9 +13,22 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
+
+try:  # ISA-L (python-isal): the same gzip format, ~4x less CPU than zlib at level 1 for these JSON lines
+    from isal import igzip as _gz
+
+    GZIP_LEVEL = 1  # ISA-L levels are 0-3; 1 compresses these lines as well as zlib's 1 (ratio ~0.13 raw, ~0.08 normalised)
+except ImportError:  # pragma: no cover - isal is optional: plain zlib, level 1, as before
+    _gz = gzip  # type: ignore[assignment]
+    GZIP_LEVEL = 1
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def compress_member(data: bytes) -> bytes:
+    """``data`` as one complete gzip member (mtime 0: the bytes depend on the data alone)."""
+    return _gz.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 def safe_name(run_id: str) -> str:
@@ -46,14 +59,34 @@ def write_lines(path: Path, *, compress: bool = True) -> Iterator[Any]:
     """Open ``path`` for streaming text lines; rename into place only on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
-    # compresslevel 1: the archive is written at harvest speed; level 9 costs ~4x the CPU for ~15% less disk.
-    fh = gzip.open(part, "wt", encoding="utf-8", compresslevel=1) if compress else open(part, "w", encoding="utf-8")
+    # level 1: the archive is written at harvest speed; zlib's 9 costs ~4x the CPU for ~15% less disk.
+    fh = (_gz.open(part, "wt", encoding="utf-8", compresslevel=GZIP_LEVEL) if compress
+          else open(part, "w", encoding="utf-8"))
     try:
         yield fh
     except BaseException:
         fh.close()
         part.unlink(missing_ok=True)
         raise
+    fh.close()
+    os.replace(part, path)
+
+
+@contextmanager
+def write_members(path: Path) -> Iterator[BinaryIO]:
+    """Open ``path`` for complete gzip members written as bytes (e.g. compressed by worker processes);
+    gzip readers concatenate members, so the file reads as one stream. Renamed into place on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    fh = open(part, "wb")
+    try:
+        yield fh
+    except BaseException:
+        fh.close()
+        part.unlink(missing_ok=True)
+        raise
+    if fh.tell() == 0:  # no member at all: an empty gzip file, as write_lines leaves
+        fh.write(compress_member(b""))
     fh.close()
     os.replace(part, path)
 
@@ -70,14 +103,14 @@ class MemberWriter:
 
     _CHUNK = 1 << 18  # characters buffered before they are compressed
 
-    def __init__(self, path: Path, *, append_at: int | None = None, compresslevel: int = 1) -> None:
+    def __init__(self, path: Path, *, append_at: int | None = None, compresslevel: int = GZIP_LEVEL) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._raw = open(path, "r+b" if append_at is not None else "wb")
         if append_at is not None:
             self._raw.truncate(append_at)
             self._raw.seek(append_at)
         self._level = compresslevel
-        self._gz: gzip.GzipFile | None = None
+        self._gz: Any = None
         self._buf: list[str] = []
         self._buffered = 0
 
@@ -92,7 +125,7 @@ class MemberWriter:
             return
         if self._gz is None:
             # mtime=0: the member header then depends on nothing but the data (reproducible archives)
-            self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=self._level, mtime=0)
+            self._gz = _gz.GzipFile(fileobj=self._raw, mode="wb", compresslevel=self._level, mtime=0)
         self._gz.write("".join(self._buf).encode("utf-8"))
         self._buf.clear()
         self._buffered = 0
@@ -115,7 +148,7 @@ class MemberWriter:
 
 
 def read_lines(path: Path) -> Iterator[str]:
-    opener = gzip.open if path.name.endswith(".gz") else open
+    opener = _gz.open if path.name.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             if line.strip():

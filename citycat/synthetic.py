@@ -54,6 +54,29 @@ def _unit(seed: int, generation: int, index: int) -> float:
     return zlib.crc32(f"{seed}:{generation}:{index}".encode()) / 4294967296.0
 
 
+def _choices(rng: random.Random, seq: list[str], count: int) -> list[str]:
+    """``[rng.choice(seq) for _ in range(count)]``, the same draws without two calls per draw.
+
+    ``Random.choice`` is ``seq[self._randbelow(len(seq))]`` and ``_randbelow`` draws ``n.bit_length()``
+    bits until the value is below ``n`` (CPython 3.11-3.13); inlined here because it was a third of
+    serving a package. tests/test_normalise_golden.py pins the packages it makes."""
+    n = len(seq)
+    k = n.bit_length()
+    bits = rng.getrandbits
+    out = []
+    for _ in range(count):
+        r = bits(k)
+        while r >= n:
+            r = bits(k)
+        out.append(seq[r])
+    return out
+
+
+def _ckan_time(when: datetime) -> str:
+    """CKAN's naive-UTC timestamp, ``strftime("%Y-%m-%dT%H:%M:%S.%f")`` for years 1000-9999, ~4x faster."""
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
 @dataclass(frozen=True)
 class SyntheticSpec:
     count: int
@@ -148,9 +171,9 @@ class SyntheticPackages:
         lic = LICENCES[rng.randrange(len(LICENCES))]
         created = T0 - timedelta(days=rng.randrange(1, 2000)) + timedelta(seconds=rng.randrange(86400))
         modified = self.modified(i)
-        notes = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(25, 70)))
+        notes = " ".join(_choices(rng, WORDS, rng.randrange(25, 70)))
         title = f"{topic.capitalize()} in {org_title} ({i})" + (f" - revision {g}" if g else "")
-        tags = sorted({rng.choice(TOPICS) for _ in range(rng.randrange(3, 7))} | {topic})
+        tags = sorted(set(_choices(rng, TOPICS, rng.randrange(3, 7))) | {topic})
         resources = []
         for r in range(rng.randrange(2, 6)):
             fmt, mime = FORMATS[(i + r) % len(FORMATS)]
@@ -160,7 +183,7 @@ class SyntheticPackages:
                 "name": f"{topic} {fmt} {r + 1}", "description": f"{topic} as {fmt}, part {r + 1}",
                 "format": fmt, "mimetype": mime, "size": rng.randrange(1000, 50_000_000) if r % 3 else None,
                 "url": f"https://data.example.org/{org_name}/{name}/resource-{r}.{fmt.lower()}",
-                "created": r_created.strftime("%Y-%m-%dT%H:%M:%S.%f"),  # CKAN style: naive UTC
+                "created": _ckan_time(r_created),  # CKAN style: naive UTC
                 "last_modified": (modified.isoformat() if r % 2 else None), "url_type": None,
                 "resource_type": "api" if fmt in ("API", "WMS") else "file", "hash": "", "cache_url": None,
             })
@@ -172,8 +195,8 @@ class SyntheticPackages:
             "version": f"{g + 1}.0", "author": org_title, "author_email": f"opendata@{org_name}.example.org",
             "maintainer": "Open Data Team", "maintainer_email": f"data@{org_name}.example.org",
             "license_id": lic[0], "license_title": lic[1], "license_url": lic[2], "isopen": lic[0] != "notspecified",
-            "metadata_created": created.strftime("%Y-%m-%dT%H:%M:%S.%f"),
-            "metadata_modified": modified.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            "metadata_created": _ckan_time(created),
+            "metadata_modified": _ckan_time(modified),
             "creator_user_id": "11111111-2222-4333-8444-555555555555", "owner_org": org_id,
             "organization": {"id": org_id, "name": org_name, "title": org_title, "type": "organization",
                              "is_organization": True, "state": "active", "approval_status": "approved",

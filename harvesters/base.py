@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Annotated, Any, Callable, ClassVar, Iterable, Iterator, Literal, TypeVar
 
+import msgspec
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 Mode = Literal["incremental", "full", "replay"]
@@ -58,6 +59,9 @@ class StaleCheckpointError(HarvestError):
     expired while the run was down). Nothing is wrong with the source: the harvest stage discards the
     checkpoint and lists the source again from the start."""
 
+
+_msgspec_encode = msgspec.json.Encoder().encode
+_msgspec_decode = msgspec.json.Decoder().decode
 
 # --------------------------------------------------------------------------- records
 
@@ -124,16 +128,32 @@ class RawRecord:
     payload: Any
     deleted: bool = False
     source_modified: str | None = None
+    # True when ``payload`` was decoded from strict JSON by msgspec (harvesters.decode.loads): it then holds no
+    # NaN/Infinity floats, the one value msgspec would write differently (null) from the json module (NaN).
+    # A class-level default, set per instance; not a field, so not in the line, equality or asdict.
+    strict_json: ClassVar[bool] = False
 
     def to_json(self) -> str:
         # Not dataclasses.asdict: it deep-copies the payload first, which was most of the harvest's CPU.
-        return json.dumps({"source_id": self.source_id, "native_id": self.native_id, "fetched_at": self.fetched_at,
-                           "media_type": self.media_type, "payload": self.payload, "deleted": self.deleted,
-                           "source_modified": self.source_modified}, ensure_ascii=False, separators=(",", ":"))
+        line = {"source_id": self.source_id, "native_id": self.native_id, "fetched_at": self.fetched_at,
+                "media_type": self.media_type, "payload": self.payload, "deleted": self.deleted,
+                "source_modified": self.source_modified}
+        if self.strict_json:  # the same compact line, ~6x faster than json.dumps for a 4.5 kB package
+            try:
+                return _msgspec_encode(line).decode("utf-8")
+            except (TypeError, ValueError, OverflowError):
+                pass  # not plain JSON after all (a harvester added a value): the json module decides
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, line: str | bytes) -> "RawRecord":
-        return cls(**json.loads(line))
+        """A record from its archive line; msgspec decodes it (~1.5x the json module) unless the line holds
+        what only the json module reads (NaN...), which then reads it exactly as before."""
+        try:
+            data = _msgspec_decode(line)
+        except msgspec.DecodeError:
+            data = json.loads(line)
+        return cls(**data)
 
 
 @dataclass

@@ -8,10 +8,12 @@ them), and a JSON document that lacks the list an API promises is reported with 
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import defusedxml
+import msgspec
 from defusedxml.ElementTree import fromstring as _safe_fromstring
 
 from harvesters.base import FatalSourceError
@@ -47,6 +49,21 @@ def parse_xml(content: bytes, where: str, *, hint: str = "", source_id: str | No
                                      "and external references are not processed)", source_id=source_id) from None
     except ET.ParseError as exc:
         raise MalformedXmlError(f"{where}: malformed or truncated XML ({exc})", source_id=source_id) from None
+
+
+_strict_decode = msgspec.json.Decoder().decode
+
+
+def loads(body: bytes | str) -> tuple[Any, bool]:
+    """``(value, strict)``: a JSON body decoded by msgspec (~2x the json module on API pages) when it is
+    strict JSON, else by the json module, which also reads what msgspec refuses (``NaN``, ``Infinity``,
+    out-of-range floats, lone surrogate escapes) exactly as before. ``strict`` tells a caller that the
+    value holds nothing msgspec would write back differently (see ``RawRecord.strict_json``).
+    Raises ValueError (``json.JSONDecodeError``) for a body that is not JSON at all."""
+    try:
+        return _strict_decode(body), True
+    except msgspec.DecodeError:
+        return json.loads(body), False
 
 
 def require_list(doc: Any, key: str, *, where: str, hint: str, source_id: str | None = None) -> list[Any]:

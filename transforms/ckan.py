@@ -32,7 +32,7 @@ from transforms.ckan_fields import (contact_point, dataset_dates, extras_of, fie
                                     resolve_licence, spatial, temporal)
 from transforms.common import Out, dataset_row, date_of, description, keywords_and_themes, link_licence, text
 from transforms.ckan_resources import distributions
-from transforms.rdf import ADMS, DCAT_VERSION, plain_literal, terms
+from transforms.rdf import ADMS, DCAT_VERSION, iri, plain_literal, terms
 from transforms.records import MISSING, catalog_record
 from transforms.text import DEFAULT_MAX_CHARS, clean_line
 from transforms.uris import clean_url, fragment, is_http_url
@@ -157,7 +157,7 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
     uri_extra = text(ex.get("uri")) or text(pkg.get("uri"))
     if uri_extra and not is_http_url(uri_extra):
         out.warn("extras.uri", f"not an absolute http(s) IRI {uri_extra[:120]!r}; minted URI used")
-    ds = URIRef(uri_extra) if uri_extra and is_http_url(uri_extra) else URIRef(base)
+    ds = iri(uri_extra) if uri_extra and is_http_url(uri_extra) else iri(base)
     identifier = text(pkg.get("id")) or native_id
     row = dataset_row(ctx, ds, native_id, identifier, title, out)
     if not clean_line(pkg.get("title")):
@@ -223,7 +223,7 @@ def map_package(record: Any, ctx: SourceContext) -> Mapped:
     row["temporal_start"], row["temporal_end"] = temporal(pkg, ex, base, ds, out)
     landing = landing_page(pkg, ctx.source_url, out)
     if landing:
-        landing_ref = URIRef(landing)
+        landing_ref = iri(landing)
         out.add(ds, DCAT.landingPage, landing_ref)
         out.add(landing_ref, RDF.type, FOAF.Document)
         row["landing_page"] = landing

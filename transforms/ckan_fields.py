@@ -18,7 +18,7 @@ from transforms import vocab
 from transforms.agents import contact_point as contact_point_node
 from transforms.common import Out, bbox_literal, byte_size, date_of, period, text
 from transforms.dates import ParsedDate
-from transforms.rdf import GSP, LOCN, VCARD, plain_literal, terms
+from transforms.rdf import GSP, LOCN, VCARD, plain_literal, terms, typed_literal
 from transforms.text import clean_line
 from transforms.uris import clean_url, fragment, is_http_url, mailto
 
@@ -204,7 +204,7 @@ def spatial(pkg: dict[str, Any], ex: dict[str, Any], base: str, dataset: URIRef,
         geo = json_in_string(geo_f[1])
         if isinstance(geo, dict) and isinstance(geo.get("type"), str) and ("coordinates" in geo or "geometries" in geo):
             lit = json.dumps(geo, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-            out.add(loc, LOCN.geometry, Literal(lit, datatype=GSP.geoJSONLiteral))
+            out.add(loc, LOCN.geometry, typed_literal(lit, GSP.geoJSONLiteral))
             used = True
         else:
             out.warn(geo_f[0], f"not a GeoJSON geometry {geo_f[1][:80]!r}")

@@ -17,7 +17,7 @@ from transforms import vocab
 from transforms.common import SERVICE_WORDS, Out, byte_size, date_of, looks_like_file, offer_of, text
 from transforms.distributions import Distributions
 from transforms.text import clean_line, to_plain_text
-from transforms.rdf import plain_literal, terms
+from transforms.rdf import iri, plain_literal, terms, typed_literal
 from transforms.uris import clean_url
 
 # Cached term access on the hot path (transforms.rdf.terms): the same URIs as rdflib's namespaces.
@@ -35,7 +35,7 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
     if not isinstance(res, list):
         out.warn("resources", f"expected a list, got {type(res).__name__}")
         return result
-    licence_ref = URIRef(licence_uri) if licence_uri else None  # one node for every distribution
+    licence_ref = iri(licence_uri) if licence_uri else None  # one node for every distribution
     seen_ids: set[str] = set()
     for i, r in enumerate(res):
         where = f"resources[{i}]"
@@ -62,7 +62,7 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
                 out.warn(f"{where}.url", f"{what} and no landing page: distribution has no dcat:accessURL")
         access = url or landing
         if access:
-            out.add(node, DCAT.accessURL, URIRef(access))
+            out.add(node, DCAT.accessURL, iri(access))
             result.access_urls.append(access)
 
         fmt_raw = text(r.get("format"))
@@ -88,7 +88,7 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
         url_type = (text(r.get("url_type")) or "").lower()
         download = bool(url) and looks_like_file(url, ft, url_ft, url_type)
         if download:
-            out.add(node, DCAT.downloadURL, URIRef(url))
+            out.add(node, DCAT.downloadURL, iri(url))
             result.download_urls.append(url)
         rtype = (text(r.get("resource_type")) or "").lower()
         result.offer |= offer_of((fmt_raw or "").lower(), ft, url or "", download, rtype)
@@ -107,7 +107,7 @@ def distributions(pkg: dict[str, Any], base: str, dataset: URIRef, landing: str 
             if size is None:
                 out.warn(f"{where}.size", f"not a byte count {str(size_raw)[:40]!r}")
             else:
-                out.add(node, DCAT.byteSize, Literal(str(size), datatype=XSD.nonNegativeInteger))
+                out.add(node, DCAT.byteSize, typed_literal(str(size), XSD.nonNegativeInteger))
         if licence_uri:
             out.add(node, DCTERMS.license, licence_ref or URIRef(licence_uri))
         if (d := date_of(f"{where}.created", r.get("created"), out)):

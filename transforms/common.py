@@ -19,7 +19,7 @@ from rdflib.namespace import DCAT, DCTERMS, RDF
 from transforms import vocab
 from transforms.base import SourceContext, Triple
 from transforms.dates import ParsedDate, parse_date
-from transforms.rdf import GSP, plain_literal, terms
+from transforms.rdf import GSP, iri, plain_literal, terms, typed_literal
 from transforms.row import empty_row
 from transforms.text import DEFAULT_MAX_CHARS, to_plain_text
 from transforms.uris import fragment
@@ -54,11 +54,14 @@ class Out:
 @lru_cache(maxsize=4096)
 def _concept(uri: str) -> tuple[URIRef, tuple[Triple, ...]]:
     """A vocabulary URI's node and stored typing, built once: a portal uses a few dozen concepts throughout."""
-    return URIRef(uri), vocab.stored_concept_triples(uri)
+    typing = vocab.stored_concept_triples(uri)
+    return (typing[0][0] if typing else URIRef(uri)), typing  # one object for the IRI: found by identity
 
 
 def text(value: Any) -> str | None:
     """A non-empty stripped string, or None (CKAN uses "", null and whitespace alike for 'absent')."""
+    if type(value) is str:  # nearly every call: skip the isinstance checks and the str() copy
+        return value.strip() or None
     if value is None or isinstance(value, (dict, list)):
         return None
     s = str(value).strip()
@@ -195,8 +198,8 @@ def link_licence(node: URIRef, licence_uri: str | None, is_known: bool, out: Out
     if is_known and licence_uri.startswith(vocab.EU):
         out.concept(node, DCTERMS.license, licence_uri)
     else:
-        out.add(node, DCTERMS.license, URIRef(licence_uri))
-        out.add(URIRef(licence_uri), RDF.type, DCTERMS.LicenseDocument)
+        out.add(node, DCTERMS.license, iri(licence_uri))
+        out.add(iri(licence_uri), RDF.type, DCTERMS.LicenseDocument)
 
 
 def period(base: str, ds: URIRef, start: ParsedDate | None, end: ParsedDate | None, out: Out
@@ -217,4 +220,4 @@ def period(base: str, ds: URIRef, start: ParsedDate | None, end: ParsedDate | No
 
 def bbox_literal(w: float, s: float, e: float, n: float) -> Literal:
     """A west/south/east/north box as the WKT polygon ``dcat:bbox`` takes (GeoDCAT-AP)."""
-    return Literal(f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))", datatype=GSP.wktLiteral)
+    return typed_literal(f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))", GSP.wktLiteral)

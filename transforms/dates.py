@@ -23,7 +23,7 @@ from functools import lru_cache
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 
-from transforms.rdf import value_literal
+from transforms.rdf import typed_literal, value_literal
 
 MIN_YEAR, MAX_YEAR = 1000, 2999  # outside this a "date" is a typo or a placeholder
 
@@ -146,10 +146,10 @@ def _parse_text(value: str) -> ParsedDate:
         y, mo = int(m[1]), int(m[2])
         if not (1 <= mo <= 12 and _year_ok(y)):
             return _refuse(f"not a valid year-month {s!r}")
-        return ParsedDate(Literal(s, datatype=XSD.gYearMonth), s)
+        return ParsedDate(typed_literal(s, XSD.gYearMonth), s)
     if s.isdigit():
         if len(s) == 4:
-            return ParsedDate(Literal(s, datatype=XSD.gYear), s) if _year_ok(int(s)) else _refuse(
+            return ParsedDate(typed_literal(s, XSD.gYear), s) if _year_ok(int(s)) else _refuse(
                 f"implausible year {s}")
         if len(s) == 8:
             return _ymd(int(s[:4]), int(s[4:6]), int(s[6:]))
@@ -171,7 +171,7 @@ def _parse_text(value: str) -> ParsedDate:
     if m := _MONTH_YEAR.match(text):
         if m[1] in _MONTHS and _year_ok(int(m[2])):
             iso = f"{int(m[2]):04d}-{_MONTHS[m[1]]:02d}"
-            return ParsedDate(Literal(iso, datatype=XSD.gYearMonth), iso)
+            return ParsedDate(typed_literal(iso, XSD.gYearMonth), iso)
     return _refuse(f"unrecognised date {s[:80]!r}")
 
 

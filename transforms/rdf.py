@@ -72,9 +72,20 @@ class _Terms:
         return str(self._ns)
 
 
+_shared_terms: dict[str, _Terms] = {}
+
+
 def terms(ns: object) -> Any:
-    """Cached attribute access to ``ns`` (an rdflib namespace): ``terms(DCAT).distribution``."""
-    return _Terms(ns)
+    """Cached attribute access to ``ns`` (an rdflib namespace): ``terms(DCAT).distribution``.
+
+    One cache per namespace IRI for every module, so ``rdf:type`` is the same object wherever a triple
+    was made: :func:`canonical_ntriples` finds an IRI by identity then, instead of calling rdflib's
+    Python-level ``__eq__`` (~50 times per dataset when each module had its own copies)."""
+    key = str(ns)
+    found = _shared_terms.get(key)
+    if found is None:
+        found = _shared_terms[key] = _Terms(ns)
+    return found
 
 
 _new_str = str.__new__
@@ -120,6 +131,74 @@ def _fast_literals_work() -> bool:
 _FAST_LITERALS = _fast_literals_work()
 
 
+def _fast_iris_work() -> bool:
+    """Whether ``str.__new__(URIRef, v)`` makes what ``URIRef(v)`` makes (checked once at import)."""
+    try:
+        for v in ("http://example.org/a#b", "mailto:x@example.org"):
+            fast, slow = _new_str(URIRef, v), URIRef(v)
+            if not (type(fast) is type(slow) and fast == slow and hash(fast) == hash(slow)
+                    and fast.n3() == slow.n3() and not hasattr(slow, "__dict__")):
+                return False
+    except Exception:  # noqa: BLE001 - any surprise means: use the public constructor
+        return False
+    return True
+
+
+_FAST_IRIS = _fast_iris_work()
+
+
+def iri(value: str) -> URIRef:
+    """``URIRef(value)`` for a ``str`` without rdflib's per-character validity scan (~1 µs, a few dozen per
+    dataset). That scan only logs a warning; an IRI N-Triples cannot carry still fails the record in
+    :func:`canonical_ntriples`, which checks every IRI it writes."""
+    if _FAST_IRIS and type(value) is str:
+        return _new_str(URIRef, value)
+    return URIRef(value)
+
+
+# Datatypes rdflib keeps no Python value for (lexical form only, _value and _ill_typed None), and
+# integer datatypes whose value is the int (_ill_typed False for a valid one); checked at import.
+_OPAQUE_DATATYPES = frozenset(str(d) for d in (GEO.geoJSONLiteral, GEO.wktLiteral, XSD.gYear, XSD.gYearMonth))
+_INTEGER_DATATYPES = frozenset(str(d) for d in (XSD.nonNegativeInteger,))
+
+
+def _typed_literals_work() -> bool:
+    samples = [("{\"type\":\"Point\",\"coordinates\":[1,2]}", GEO.geoJSONLiteral), ("POLYGON((1 2,3 4))", GEO.wktLiteral),
+               ("2020", XSD.gYear), ("2020-01", XSD.gYearMonth), ("0", XSD.nonNegativeInteger),
+               ("123456789", XSD.nonNegativeInteger)]
+    try:
+        for lexical, dt in samples:
+            slow, fast = Literal(lexical, datatype=dt), _typed(lexical, URIRef(dt))
+            if not (type(fast) is type(slow) and str(fast) == str(slow) and fast == slow and hash(fast) == hash(slow)
+                    and all(getattr(fast, a) == getattr(slow, a) and type(getattr(fast, a)) is type(getattr(slow, a))
+                            for a in _LITERAL_SLOTS)):
+                return False
+    except Exception:  # noqa: BLE001 - any surprise means: use the public constructor
+        return False
+    return True
+
+
+def _typed(lexical: str, datatype: URIRef) -> Literal:
+    lit = _build(lexical, datatype, int(lexical) if str.__str__(datatype) in _INTEGER_DATATYPES else None)
+    if str.__str__(datatype) in _INTEGER_DATATYPES:
+        lit._ill_typed = False  # type: ignore[attr-defined]
+    return lit
+
+
+_FAST_TYPED = _FAST_LITERALS and _typed_literals_work()
+
+
+def typed_literal(lexical: str, datatype: URIRef) -> Literal:
+    """``Literal(lexical, datatype=datatype)`` for the geometry and year datatypes and a non-negative integer's
+    digits: rdflib's constructor costs ~10-30 µs there (its casting tables and well-formedness checks)."""
+    if _FAST_TYPED and type(lexical) is str:
+        dt = str.__str__(datatype)
+        if dt in _OPAQUE_DATATYPES or (dt in _INTEGER_DATATYPES and lexical.isdigit() and lexical.isascii()
+                                       and (lexical == "0" or lexical[0] != "0")):
+            return _typed(lexical, datatype if type(datatype) is URIRef else URIRef(datatype))
+    return Literal(lexical, datatype=datatype)
+
+
 def plain_literal(text: str) -> Literal:
     """``Literal(text)`` for a plain string (no language, no datatype).
 
@@ -151,6 +230,9 @@ _iri_cache: dict[str, str] = {}
 _IRI_CACHE_MAX = 20_000  # constants and vocabulary IRIs repeat; per-dataset ones rarely outlive a record
 
 
+_plain = str.__str__  # a Literal's lexical form as an exact str
+
+
 def _iri(value: str) -> str:
     out = _iri_cache.get(value)
     if out is None:
@@ -163,21 +245,27 @@ def _iri(value: str) -> str:
     return out
 
 
+def _literal_nt(t: Literal) -> str:
+    lex = _plain(t)
+    if _LIT_NEEDS.search(lex):
+        lex = lex.translate(_LIT_TABLE)
+    if _FAST_LITERALS:  # slots checked at import (_fast_literals_work): the properties cost a call each
+        lang, dt = t._language, t._datatype  # type: ignore[attr-defined]
+    else:
+        lang, dt = t.language, t.datatype
+    if lang:
+        return f'"{lex}"@{lang.lower()}'
+    if dt is not None and not _str_eq(dt, _XSD_STRING):  # str's ==: rdflib's URIRef == is Python-level
+        return f'"{lex}"^^{_iri(dt)}'
+    return f'"{lex}"'
+
+
 def term_nt(t: Node) -> str:
     """One term in canonical N-Triples form; raises ValueError for blank nodes and bad IRIs."""
     if type(t) is URIRef:
         return _iri(t)
     if isinstance(t, Literal):
-        lex = str(t)
-        if _LIT_NEEDS.search(lex):
-            lex = lex.translate(_LIT_TABLE)
-        lang = t.language
-        if lang:
-            return f'"{lex}"@{lang.lower()}'
-        dt = t.datatype
-        if dt is not None and not _str_eq(dt, _XSD_STRING):  # str's ==: rdflib's URIRef == is Python-level
-            return f'"{lex}"^^{_iri(dt)}'
-        return f'"{lex}"'
+        return _literal_nt(t)
     if isinstance(t, BNode):
         raise ValueError(f"blank node {t!r} in a dataset graph: mint an IRI for it (docs/architecture.md, Identity)")
     if isinstance(t, URIRef):
@@ -187,14 +275,20 @@ def term_nt(t: Node) -> str:
 
 def canonical_ntriples(triples: Iterable[Triple]) -> str:
     """Sorted, de-duplicated N-Triples text ending in a newline ('' for no triples)."""
-    cache = _iri_cache
+    get = _iri_cache.get
     lines = set()
     add = lines.add
     for s, p, o in triples:  # the common cases inlined: IRIs already seen are one dict hit
-        ss = cache.get(s) if type(s) is URIRef else None
-        pp = cache.get(p) if type(p) is URIRef else None
-        oo = cache.get(o) if type(o) is URIRef else None
-        add(f"{ss or term_nt(s)} {pp or term_nt(p)} {oo or term_nt(o)} .")
+        ss = get(s) if type(s) is URIRef else None
+        pp = get(p) if type(p) is URIRef else None
+        to = type(o)
+        if to is URIRef:
+            oo = get(o) or _iri(o)
+        elif to is Literal:
+            oo = _literal_nt(o)
+        else:
+            oo = term_nt(o)
+        add(f"{ss or term_nt(s)} {pp or term_nt(p)} {oo} .")
     if not lines:
         return ""
     return "\n".join(sorted(lines)) + "\n"

@@ -12,7 +12,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS
 
 from transforms.common import Out
 from transforms.dates import ParsedDate
-from transforms.rdf import plain_literal, terms
+from transforms.rdf import iri, plain_literal, terms
 from transforms.uris import fragment
 
 DCAT, DCTERMS, FOAF, RDF, RDFS = (terms(ns) for ns in (DCAT, DCTERMS, FOAF, RDF, RDFS))
@@ -51,7 +51,7 @@ def catalog_record(base: str, ds: URIRef, identifier: str, modified: ParsedDate 
         out.add(src, DCTERMS.identifier, plain_literal(identifier))
         out.add(src, DCTERMS.modified, modified.literal)
         if see_also:
-            out.add(src, RDFS.seeAlso, URIRef(see_also))
+            out.add(src, RDFS.seeAlso, iri(see_also))
     return rec
 
 

@@ -13,6 +13,8 @@ from urllib.parse import quote, urlsplit
 
 from rdflib import URIRef
 
+from transforms.rdf import iri
+
 _SAFE = "-._~"  # RFC 3986 unreserved (letters and digits are always safe)
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
 _BAD_SCHEMES = ("javascript:", "data:", "vbscript:", "file:", "about:", "blob:")
@@ -41,18 +43,26 @@ def mint_uri(base: str, source_id: str, *parts: object) -> URIRef:
         raise ValueError(f"base URI must be an absolute http(s) URL, got {base!r}")
     segs = [encode_part(source_id)] if not parts else [encode_part(parts[0]), encode_part(source_id),
                                                         *(encode_part(p) for p in parts[1:])]
-    return URIRef(base.rstrip("/") + "/" + "/".join(segs))
+    return iri(base.rstrip("/") + "/" + "/".join(segs))
 
 
 def fragment(uri: str, name: object) -> URIRef:
     """An auxiliary node under a minted URI: ``<uri>#<name>`` (distribution, publisher, contact...)."""
-    return URIRef(f"{str(uri).split('#', 1)[0]}#{encode_part(name)}")
+    return iri(f"{str(uri).split('#', 1)[0]}#{encode_part(name)}")
+
+
+# A URL whose host is plain ASCII letters, digits, dots and hyphens with at most a numeric port: what
+# urlsplit would accept, with a non-empty hostname (the common case, checked without urlsplit).
+_PLAIN_HTTP = re.compile(r"(?i:https?)://[A-Za-z0-9.-]+(?::(\d{1,5}))?(?=[/?#]|$)")
+_PLAIN_URL = re.compile(r"(?i:https?|ftp)://[A-Za-z0-9.-]+(?::(\d{1,5}))?(?=[/?#]|$)")
 
 
 def is_http_url(value: object) -> bool:
     """An absolute http(s) URL with a host and no whitespace or characters an IRI cannot hold."""
     if not isinstance(value, str) or not value or _IRI_ESCAPE_RE.search(value):
         return False
+    if _PLAIN_HTTP.match(value):
+        return True
     try:
         parts = urlsplit(value)
     except ValueError:
@@ -84,6 +94,8 @@ def clean_url(value: object) -> str | None:
     if not low.startswith(("http://", "https://", "ftp://")):
         return None
     s = _IRI_ESCAPE_RE.sub(lambda m: _IRI_ESCAPE.get(m[0], ""), s)
+    if (m := _PLAIN_URL.match(s)) and (m[1] is None or int(m[1]) <= 65535):
+        return s  # what the checks below accept, without urlsplit
     try:
         parts = urlsplit(s)
         if not parts.hostname or " " in parts.netloc:

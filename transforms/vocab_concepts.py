@@ -14,9 +14,13 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, SKOS
 
 from transforms.base import Triple
+from transforms.rdf import terms
 from transforms.vocab_base import EU, IANA, _key, _rows
 
 # DCAT-AP range class of each EU table (the range.ttl shapes check these with sh:class).
+# The shared term objects (transforms.rdf.terms): canonical N-Triples then finds these IRIs by identity.
+DCTERMS, RDF, SKOS = (terms(ns) for ns in (DCTERMS, RDF, SKOS))
+
 _TABLES = {"licence": DCTERMS.LicenseDocument, "file-type": DCTERMS.MediaTypeOrExtent,
            "frequency": DCTERMS.Frequency, "data-theme": SKOS.Concept,
            "access-right": DCTERMS.RightsStatement, "language": DCTERMS.LinguisticSystem}
