@@ -14,7 +14,7 @@ from typing import Any
 
 from citycat import archive
 from citycat.config import SourceConfig
-from citycat.pipeline import iter_normalised, run_key
+from citycat.pipeline import run_key
 
 log = logging.getLogger("citycat.validation")
 
@@ -46,12 +46,12 @@ def run_validation(source: SourceConfig, run_id: str, normalised: str | Path, *,
 
     In the validation process the inventory arrives as its URL (an engine cannot cross processes).
     """
-    import pandas as pd
-
+    from citycat.normalised_reader import read_normalised
     from citycat.quality import QualityPass
     from expectations.gate import decide
     from expectations.row_checks import findings
-    from expectations.suites import CHECK_COLUMNS, SUITE_COLUMNS, RunFacts, frame_row, run_suite
+    from expectations.lean_frame import LeanFrame
+    from expectations.suites import CHECK_COLUMNS, RunFacts, frame_row, run_suite
 
     started = time.monotonic()
     if inventory is None and inventory_url:
@@ -64,9 +64,10 @@ def run_validation(source: SourceConfig, run_id: str, normalised: str | Path, *,
         qpass = QualityPass(source_id=source.id, run_key=key, inventory=inventory, measured_at=run_time,
                             shacl=source.quality.shacl, shacl_max_per_run=source.quality.shacl_max_per_run,
                             link_check=bool(getattr(link_cfg, "enabled", False)))
-    cols: dict[str, list[Any]] = {c: [] for c in SUITE_COLUMNS}
+    # The frame is the run's only per-row memory, kept without a Python object per row
+    lean = LeanFrame()
     seen = failed_to_map
-    for rec in iter_normalised(normalised):
+    for rec in read_normalised(normalised):
         seen += 1
         if rec.get("deleted"):
             continue
@@ -75,18 +76,16 @@ def run_validation(source: SourceConfig, run_id: str, normalised: str | Path, *,
         fr["uri"] = rec["uri"]
         if fr["native_id"] is None:
             fr["native_id"] = rec.get("native_id")
-        for c in SUITE_COLUMNS:
-            cols[c].append(fr[c])
         if qpass is not None:
             qpass.add(rec, findings(row, run_time=run_time, limits=limits,
                                     derived={c: fr[c] for c in CHECK_COLUMNS}))
-    df = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in cols.items()})
-    del cols
+        lean.add(fr)
+    df = lean.frame()
     docs_dir = Path(data_dir) / "quality" / source.id / archive.safe_name(run_id) / "data_docs"
     suite_started = time.monotonic()
     suite = run_suite(df, source_id=source.id, run_id=run_id, run_time=run_time, limits=limits,
                       run=RunFacts(seen=seen, failed_to_map=failed_to_map, rows=len(df), previous_rows=previous_rows),
-                      docs_dir=docs_dir if data_docs else None)
+                      docs_dir=docs_dir if data_docs else None, lean=lean)
     suite_seconds = time.monotonic() - suite_started
     if data_docs:
         share_static(docs_dir, Path(data_dir) / "quality" / "data_docs_static")

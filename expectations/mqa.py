@@ -224,25 +224,25 @@ def _media_facts(term: str) -> tuple[bool, bool, bool]:
     return in_vocab, uri in voc.machine_readable, uri in voc.non_proprietary
 
 
-def _interop(props: dict[str, list[str]], m: Method) -> dict[str, int]:
-    """The five distribution-level interoperability indicators for one distribution."""
+def _interop(props: dict[str, list[str]], pts: dict[str, int]) -> tuple[int, int, int, int, int]:
+    """The five distribution-level interoperability indicators for one distribution (``_INTEROP_DIST`` order)."""
     formats, media = props.get(_FORMAT, ()), props.get(_MEDIA_TYPE, ())
-    f_facts = [_format_facts(t) for t in formats]
-    m_facts = [_media_facts(t) for t in media]
+    facts = [_format_facts(t) for t in formats]
     # "both dct:format and dcat:mediaType aligned" (piveau formatMediaTypeVocabularyAlignment)
-    aligned = bool(formats) and bool(media) and all(x[0] for x in f_facts) and all(x[0] for x in m_facts)
-    facts = f_facts + m_facts
-    return {"Format": m.points("Format") if formats else 0,
-            "Media type": m.points("Media type") if media else 0,
-            "Format / Media type from vocabulary": m.points("Format / Media type from vocabulary") if aligned else 0,
-            "Non-proprietary": m.points("Non-proprietary") if any(x[2] for x in facts) else 0,
-            "Machine readable": m.points("Machine readable") if any(x[1] for x in facts) else 0}
+    aligned = bool(formats) and bool(media) and all(x[0] for x in facts)
+    if media:
+        m_facts = [_media_facts(t) for t in media]
+        aligned = aligned and all(x[0] for x in m_facts)
+        facts += m_facts
+    return (pts["Format"] if formats else 0,
+            pts["Media type"] if media else 0,
+            pts["Format / Media type from vocabulary"] if aligned else 0,
+            pts["Non-proprietary"] if any(x[2] for x in facts) else 0,
+            pts["Machine readable"] if any(x[1] for x in facts) else 0)
 
 
-def _url_indicator(urls_per_dist: list[list[str]], links: Mapping[str, bool | None] | None,
-                   points: int) -> int | None:
+def _url_indicator(urls: list[str], links: Mapping[str, bool | None] | None, points: int) -> int | None:
     """Points if a distribution's URL answered; 0 if none did and all were checked; None if undecided."""
-    urls = [u for us in urls_per_dist for u in us]
     if not urls:
         return 0  # nothing to reach: decided without a check
     if not links:
@@ -253,6 +253,13 @@ def _url_indicator(urls_per_dist: list[list[str]], links: Mapping[str, bool | No
     if any(s is None for s in states):
         return None  # an unchecked URL might still answer
     return 0
+
+
+@lru_cache(maxsize=1)
+def _table() -> tuple[dict[str, int], tuple[tuple[str, str, int], ...]]:
+    """Indicator name -> points, and (name, dimension, points) in the CSV's order: looked up ~30 times a dataset."""
+    m = method()
+    return {i.name: i.points for i in m.indicators}, tuple((i.name, i.dimension, i.points) for i in m.indicators)
 
 
 def score_dataset(nt: str, *, links: Mapping[str, bool | None] | None = None,
@@ -267,85 +274,97 @@ def score_dataset(nt: str, *, links: Mapping[str, bool | None] | None = None,
 
 
 def score_index(idx: Index, *, links: Mapping[str, bool | None] | None = None,
-                shacl_conforms: bool | None = None) -> MqaScore:
-    """:func:`score_dataset` on an already parsed graph (the 5-star check shares the parse)."""
-    m = method()
+                shacl_conforms: bool | None = None, ds: str | None = None) -> MqaScore:
+    """:func:`score_dataset` on an already parsed graph (the 5-star check shares the parse);
+    ``ds`` is its dataset node when the caller has found it already."""
+    pts, _ = _table()
     voc = vocabularies()
-    ds = dataset_node(idx)
+    ds = ds or dataset_node(idx)
     if ds is None:
         raise ValueError("no subject typed dcat:Dataset in the N-Triples; pass one dataset's graph")
     d = idx[ds]
-    dists = [idx.get(o, {}) for o in d.get(_DISTRIBUTION, ()) if o.startswith("<")]
-    p = m.points
+    dists = [idx.get(o, _NO_PROPS) for o in d.get(_DISTRIBUTION, ()) if o.startswith("<")]
     ind: dict[str, int | None] = {}
 
     # findability (dataset)
-    ind["Keyword usage"] = p("Keyword usage") if d.get(_KEYWORD) else 0
-    ind["Categories"] = p("Categories") if d.get(_THEME) else 0
-    ind["Geo search"] = p("Geo search") if d.get(_SPATIAL) else 0
-    ind["Time based search"] = p("Time based search") if d.get(_TEMPORAL) else 0
+    ind["Keyword usage"] = pts["Keyword usage"] if d.get(_KEYWORD) else 0
+    ind["Categories"] = pts["Categories"] if d.get(_THEME) else 0
+    ind["Geo search"] = pts["Geo search"] if d.get(_SPATIAL) else 0
+    ind["Time based search"] = pts["Time based search"] if d.get(_TEMPORAL) else 0
 
     # accessibility (distributions: any distribution earns the points)
-    access = [[iri_value(t) or "" for t in dp.get(_ACCESS_URL, ()) if t.startswith("<")] for dp in dists]
-    download = [[iri_value(t) or "" for t in dp.get(_DOWNLOAD_URL, ()) if t.startswith("<")] for dp in dists]
-    ind["AccessURL accessibility"] = _url_indicator(access, links, p("AccessURL accessibility"))
-    ind["DownloadURL"] = p("DownloadURL") if any(download) else 0
-    ind["DownloadURL accessibility"] = _url_indicator(download, links, p("DownloadURL accessibility"))
+    access = [iri_value(t) or "" for dp in dists for t in dp.get(_ACCESS_URL, ()) if t.startswith("<")]
+    download = [iri_value(t) or "" for dp in dists for t in dp.get(_DOWNLOAD_URL, ()) if t.startswith("<")]
+    ind["AccessURL accessibility"] = _url_indicator(access, links, pts["AccessURL accessibility"])
+    ind["DownloadURL"] = pts["DownloadURL"] if download else 0
+    ind["DownloadURL accessibility"] = _url_indicator(download, links, pts["DownloadURL accessibility"])
 
     # interoperability: the best distribution's five indicators, plus DCAT-AP compliance (dataset)
-    best = {name: 0 for name in _INTEROP_DIST}
+    best, best_sum = (0, 0, 0, 0, 0), 0
     for dp in dists:
-        got = _interop(dp, m)
-        if sum(got.values()) > sum(best.values()):
-            best = got
-    ind.update(best)
-    ind["DCAT-AP compliance"] = None if shacl_conforms is None else (p("DCAT-AP compliance") if shacl_conforms else 0)
+        got = _interop(dp, pts)
+        if sum(got) > best_sum:
+            best, best_sum = got, sum(got)
+    ind.update(zip(_INTEROP_DIST, best))
+    ind["DCAT-AP compliance"] = None if shacl_conforms is None else (pts["DCAT-AP compliance"] if shacl_conforms
+                                                                    else 0)
 
     # reusability
     licences = [t for dp in dists for t in dp.get(_LICENSE, ())]
-    ind["Licence information"] = p("Licence information") if licences else 0
-    known = any((v := iri_value(t)) is not None and _url_key(v) in voc.licences for t in licences)
-    ind["Licence vocabulary"] = p("Licence vocabulary") if known else 0
+    ind["Licence information"] = pts["Licence information"] if licences else 0
+    ind["Licence vocabulary"] = pts["Licence vocabulary"] if any(_licence_known(t) for t in licences) else 0
     rights = d.get(_ACCESS_RIGHTS, ())
-    ind["Access restrictions"] = p("Access restrictions") if rights else 0
-    ind["Access restrictions vocabulary"] = (p("Access restrictions vocabulary")
+    ind["Access restrictions"] = pts["Access restrictions"] if rights else 0
+    ind["Access restrictions vocabulary"] = (pts["Access restrictions vocabulary"]
                                              if any(iri_value(t) in voc.access_rights for t in rights) else 0)
-    ind["Contact point"] = p("Contact point") if d.get(_CONTACT) else 0
-    ind["Publisher"] = p("Publisher") if d.get(_PUBLISHER) else 0
+    ind["Contact point"] = pts["Contact point"] if d.get(_CONTACT) else 0
+    ind["Publisher"] = pts["Publisher"] if d.get(_PUBLISHER) else 0
 
     # contextuality (distributions; issued/modified fall back to the dataset's own dates)
-    ind["Rights"] = p("Rights") if any(dp.get(_RIGHTS) for dp in dists) else 0
-    ind["File size"] = p("File size") if any(dp.get(_BYTE_SIZE) for dp in dists) else 0
-    ind["Date of issue"] = p("Date of issue") if dists and (
+    ind["Rights"] = pts["Rights"] if any(dp.get(_RIGHTS) for dp in dists) else 0
+    ind["File size"] = pts["File size"] if any(dp.get(_BYTE_SIZE) for dp in dists) else 0
+    ind["Date of issue"] = pts["Date of issue"] if dists and (
         d.get(_ISSUED) or any(dp.get(_ISSUED) for dp in dists)) else 0
-    ind["Modification date"] = p("Modification date") if dists and (
+    ind["Modification date"] = pts["Modification date"] if dists and (
         d.get(_MODIFIED) or any(dp.get(_MODIFIED) for dp in dists)) else 0
 
-    return _finish(m, ind)
+    return _finish(method(), ind)
+
+
+_NO_PROPS: dict[str, list[str]] = {}
+
+
+@lru_cache(maxsize=4096)
+def _licence_known(term: str) -> bool:
+    """A licence IRI data.europa.eu knows (EU table or its known-licence list), compared folded."""
+    v = iri_value(term)
+    return v is not None and _url_key(v) in vocabularies().licences
 
 
 def assess(nt: str, *, links: Mapping[str, bool | None] | None = None,
            shacl_conforms: bool | None = None) -> tuple[MqaScore, int]:
     """(MQA score, 5-star level) from one parse of ``nt``: what the quality stage stores per dataset."""
-    from expectations.stars import stars_of
+    from expectations.stars import ASSESS_PREDICATES, stars_of
 
-    from expectations.stars import LINK_PREDICATES
-
-    idx = index(nt, USED_PREDICATES | LINK_PREDICATES)
-    return score_index(idx, links=links, shacl_conforms=shacl_conforms), stars_of(idx)
+    idx = index(nt, ASSESS_PREDICATES)
+    ds = dataset_node(idx)
+    return score_index(idx, links=links, shacl_conforms=shacl_conforms, ds=ds), stars_of(idx, ds)
 
 
 def _finish(m: Method, ind: dict[str, int | None]) -> MqaScore:
-    ordered = {i.name: ind[i.name] for i in m.indicators}  # the CSV's order, and every indicator present
-    dims = {d: 0 for d in DIMENSIONS}
+    _, rows = _table()
+    ordered = {name: ind[name] for name, _, _ in rows}  # the CSV's order, and every indicator present
+    dims = dict.fromkeys(DIMENSIONS, 0)
     checked_max = 0
-    for i in m.indicators:
-        v = ordered[i.name]
-        if v is not None:
-            dims[i.dimension] += v
-            checked_max += i.points
+    not_checked = []
+    for name, dim, points in rows:
+        v = ordered[name]
+        if v is None:
+            not_checked.append(name)
+        else:
+            dims[dim] += v
+            checked_max += points
     total = sum(dims.values())
-    not_checked = [name for name, v in ordered.items() if v is None]
     return MqaScore(total=total, max_points=m.total_max, band=m.band(total), dimensions=dims,
                     indicators=ordered, not_checked=not_checked, checked_max=checked_max)
 

@@ -35,6 +35,9 @@ LINK_PREDICATES = frozenset(iri(t) for t in (
     *(URIRef(str(DCAT) + name) for name in ("inSeries", "hasVersion", "isVersionOf", "previousVersion"))))
 
 
+ASSESS_PREDICATES = USED_PREDICATES | LINK_PREDICATES  # what MQA + stars read from one parse
+
+
 @lru_cache(maxsize=4096)
 def _open_licence(term: str) -> bool:
     value = iri_value(term)
@@ -47,6 +50,7 @@ def _open_licence(term: str) -> bool:
     return bool(lic and lic.open)
 
 
+@lru_cache(maxsize=4096)
 def _is_rdf(term: str) -> bool:
     ft = _ft_of(term)
     return ft is not None and ft.code in RDF_FILE_TYPES
@@ -54,12 +58,12 @@ def _is_rdf(term: str) -> bool:
 
 def five_star(nt: str) -> int:
     """0-5 for the dataset in ``nt`` (canonical N-Triples); ValueError when it holds no dcat:Dataset."""
-    return stars_of(index(nt, USED_PREDICATES | LINK_PREDICATES))
+    return stars_of(index(nt, ASSESS_PREDICATES))
 
 
-def stars_of(idx: Index) -> int:
-    """:func:`five_star` on an already parsed graph."""
-    ds = dataset_node(idx)
+def stars_of(idx: Index, ds: str | None = None) -> int:
+    """:func:`five_star` on an already parsed graph (``ds``: its dataset node, when the caller knows it)."""
+    ds = ds or dataset_node(idx)
     if ds is None:
         raise ValueError("no subject typed dcat:Dataset in the N-Triples; pass one dataset's graph")
     d = idx[ds]

@@ -16,8 +16,8 @@ other commands should not pay for it.
 
 from __future__ import annotations
 
-import math
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -255,14 +255,19 @@ def suite_frame(df: "pandas.DataFrame", *, run_time: datetime | None = None,
     """
     import pandas as pd
 
-    if set(SUITE_COLUMNS) <= set(df.columns):
+    if list(df.columns) == list(SUITE_COLUMNS) and df.index.equals(pd.RangeIndex(len(df))):
+        frame = df.copy(deep=False)  # the stage's own frame: a 100,000-row copy is memory for nothing
+    elif set(SUITE_COLUMNS) <= set(df.columns):
         frame = df[list(SUITE_COLUMNS)].reset_index(drop=True)
     else:
         limits = limits or Limits()
         records = df.to_dict("records") if len(df.columns) else [{} for _ in range(len(df))]
         frame = pd.DataFrame([frame_row(r, run_time=run_time, limits=limits) for r in records],
                              columns=list(SUITE_COLUMNS), index=pd.RangeIndex(len(records)))
-    return frame.astype(object)
+    # object columns, so GX sees values as given (ints with nulls stay ints); the keyed columns of
+    # expectations.lean_frame stay nullable 64-bit integers
+    todo = {c: object for c, t in frame.dtypes.items() if t != object and not isinstance(t, pd.Int64Dtype)}
+    return frame.astype(todo) if todo else frame
 
 
 def run_frame(facts: RunFacts | None) -> "pandas.DataFrame":
@@ -308,12 +313,17 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _examples(frame: "pandas.DataFrame", result: dict[str, Any], by_row: bool, column: str) -> list[Any]:
+def _examples(frame: "pandas.DataFrame", result: dict[str, Any], by_row: bool, column: str,
+              lean: Any = None) -> list[Any]:
+    """Up to MAX_EXAMPLES rows (named by native id) or values; ``lean`` (an expectations.lean_frame.LeanFrame)
+    turns the keys its frame holds back into the values."""
     out: list[Any] = []
     if by_row:
         derived = column in CHECK_COLUMNS
         for idx in result.get("partial_unexpected_index_list") or []:
-            native = _plain(frame.at[idx, "native_id"]) if idx in frame.index else None
+            native = None
+            if idx in frame.index:
+                native = _plain(lean.native_id(idx) if lean is not None else frame.at[idx, "native_id"])
             label = f"native_id {native}" if native is not None else f"row {idx}"
             if derived and idx in frame.index:
                 label += f" ({frame.at[idx, column]})"
@@ -321,7 +331,7 @@ def _examples(frame: "pandas.DataFrame", result: dict[str, Any], by_row: bool, c
                 out.append(label)
     else:
         for value in result.get("partial_unexpected_list") or []:
-            value = _plain(value)
+            value = _plain(lean.original(column, value) if lean is not None else value)
             if value not in out:
                 out.append(value)
     return out[:MAX_EXAMPLES]
@@ -367,8 +377,10 @@ def _checkpoint(context: Any, name: str, suite: Any, actions: list[Any]) -> Any:
 
 def run_suite(df: "pandas.DataFrame", *, source_id: str, run_id: str, run_time: datetime | None = None,
               limits: Limits | None = None, run: RunFacts | None = None,
-              docs_dir: str | Path | None = None) -> SuiteResult:
+              docs_dir: str | Path | None = None, lean: Any = None) -> SuiteResult:
     """Run both suites as GX checkpoints over one run; never raises on bad data.
+
+    ``lean``: the expectations.lean_frame.LeanFrame ``df`` was built by (its examples are read back through it).
 
     ``run_time`` dates the run (the time-relative warnings and the Data Docs' run folder);
     ``run`` feeds the run-level critical checks (None: nothing to judge, they pass);
@@ -389,7 +401,7 @@ def run_suite(df: "pandas.DataFrame", *, source_id: str, run_id: str, run_time: 
         checkpoint = _checkpoint(context, name, context.suites.add(suite), actions)
         result = checkpoint.run(batch_parameters={"dataframe": data}, run_id=rid)
         validation = next(iter(result.run_results.values()))
-        outcomes += [_outcome(r, frame, facts, limits) for r in validation.results]
+        outcomes += [_outcome(r, frame, facts, limits, lean) for r in validation.results]
     failed = {s: sum(1 for o in outcomes if o.severity == s and not o.success) for s in SEVERITIES}
     statistics = {"rows": len(frame), "evaluated": len(outcomes),
                   "successful": sum(o.success for o in outcomes),
@@ -399,7 +411,8 @@ def run_suite(df: "pandas.DataFrame", *, source_id: str, run_id: str, run_time: 
                        source_id=source_id, run_id=run_id)
 
 
-def _outcome(r: Any, frame: "pandas.DataFrame", facts: RunFacts, limits: Limits) -> ExpectationOutcome:
+def _outcome(r: Any, frame: "pandas.DataFrame", facts: RunFacts, limits: Limits, lean: Any = None
+             ) -> ExpectationOutcome:
     cfg = r.expectation_config
     meta = cfg.meta or {}
     column = cfg.kwargs.get("column", "")
@@ -412,7 +425,7 @@ def _outcome(r: Any, frame: "pandas.DataFrame", facts: RunFacts, limits: Limits)
         message = (f"the check on column {column} could not run: {error}" if error
                    else _run_message(name, facts, limits, not r.success))
     else:
-        examples = _examples(frame, result, bool(meta.get("by_row")), column)
+        examples = _examples(frame, result, bool(meta.get("by_row")), column, lean)
         message = _message(count, meta, column, examples, not r.success, error)
     return ExpectationOutcome(
         name=name, column=column,
