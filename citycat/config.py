@@ -184,7 +184,7 @@ class QualityConfig(_Strict):
     frequency_slack: float = Field(3, ge=1)
     data_docs: bool = True
     shacl: bool = True
-    shacl_max_per_run: int = Field(2000, ge=0)
+    shacl_max_per_run: int = Field(500, ge=0)  # pyshacl runs (distinct skeletons): ~18 s at most
     link_check: LinkCheckOptions = LinkCheckOptions()
 
 

@@ -113,10 +113,19 @@ def _namespaces() -> NamespaceManager:
     return nm
 
 
+@lru_cache(maxsize=1)
+def _bound() -> tuple[str, ...]:
+    return tuple(str(ns) for _, ns in _namespaces().namespaces())
+
+
 def _short(node: Node | None) -> str:
     if node is None:
         return "-"
     if isinstance(node, URIRef):
+        if not str.startswith(node, _bound()):
+            # no curie possible; asking rdflib would also grow its namespace trie by one entry per
+            # dataset IRI, which slows every later lookup
+            return str(node)
         try:
             return _namespaces().curie(node, generate=False)
         except (ValueError, KeyError):
@@ -219,6 +228,10 @@ class _Finding:
     violation: bool
     shape: str
     message: str
+    # the parts ``message`` is made of (expectations.shacl_skeleton rewrites them for placeholders)
+    path: str = ""
+    detail: str = ""
+    value: Node | None = None
 
 
 def _run(data: Graph, include_recommended: bool) -> list[_Finding]:
@@ -243,18 +256,24 @@ def _run(data: Graph, include_recommended: bool) -> list[_Finding]:
             source = report.value(r, SH.sourceShape)
             shape = f"{shapes.names.get(source, _short(source))} {_short(path)}".strip()
             value = report.value(r, SH.value)
-            text = f"{_short(focus)} {_short(path)}: {report.value(r, SH.resultMessage)}"
+            detail = str(report.value(r, SH.resultMessage))
+            text = f"{_short(focus)} {_short(path)}: {detail}"
             if value is not None and value != focus:
                 text += f" (value {_short(value)})"
-            findings.append(_Finding(focus, report.value(r, SH.resultSeverity) == SH.Violation, shape, text))
-    findings.sort(key=lambda f: (not f.violation, f.message))  # violations first in messages
+            findings.append(_Finding(focus, report.value(r, SH.resultSeverity) == SH.Violation, shape, text,
+                                     _short(path), detail, value))
+    findings.sort(key=_finding_order)
     return findings
+
+
+def _finding_order(f: _Finding) -> tuple[bool, str]:
+    return (not f.violation, f.message)  # violations first in messages
 
 
 def _summarise(findings: Iterable[_Finding]) -> ShaclResult:
     res = ShaclResult(conforms=True)
     by_shape: dict[str, int] = defaultdict(int)
-    for f in findings:
+    for f in sorted(findings, key=_finding_order):
         if f.violation:
             res.violations += 1
         else:
@@ -294,9 +313,15 @@ def validate_many(items: Iterable[tuple[str, Graph]], *, batch_size: int = 50,
     sibling dataset would otherwise gain the sibling's ``rdf:type`` and pass a range check it fails
     alone), and vice versa; otherwise the batch is validated first and the graph starts the next.
     """
+    for batch in guarded_batches(items, batch_size):
+        yield from _validate_batch(batch, include_recommended, bridge)
+
+
+def guarded_batches(items: Iterable[tuple[Any, Graph]], batch_size: int) -> Iterator[list[tuple[Any, Graph]]]:
+    """``items`` cut into batches whose union validates each graph as if alone (see :func:`validate_many`)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    batch: list[tuple[str, Graph]] = []
+    batch: list[tuple[Any, Graph]] = []
     described: dict[Node, frozenset] = {}  # subject -> its triples, over the batch's graphs
     referenced: set[Node] = set()  # URIs the batch's graphs point at without describing
     for key, graph in items:
@@ -304,13 +329,13 @@ def validate_many(items: Iterable[tuple[str, Graph]], *, batch_size: int = 50,
         clash = (any(described.get(s, d) != d for s, d in own.items()) or not refs.isdisjoint(described)
                  or not referenced.isdisjoint(own))
         if batch and (clash or len(batch) >= batch_size):
-            yield from _validate_batch(batch, include_recommended, bridge)
+            yield batch
             batch, described, referenced = [], {}, set()
         batch.append((key, graph))
         described.update(own)
         referenced |= refs - described.keys()
     if batch:
-        yield from _validate_batch(batch, include_recommended, bridge)
+        yield batch
 
 
 def _footprint(graph: Graph) -> tuple[dict[Node, frozenset], set[Node]]:
@@ -327,6 +352,14 @@ def _footprint(graph: Graph) -> tuple[dict[Node, frozenset], set[Node]]:
 
 def _validate_batch(batch: list[tuple[str, Graph]], include_recommended: bool,
                     bridge: bool) -> Iterator[tuple[str, ShaclResult]]:
+    _, per_item = run_batch(batch, include_recommended, bridge)
+    for (key, _), findings in zip(batch, per_item):
+        yield key, _summarise(findings)
+
+
+def run_batch(batch: list[tuple[Any, Graph]], include_recommended: bool,
+              bridge: bool) -> tuple[Graph, list[list[_Finding]]]:
+    """(the union graph, each graph's findings) of one pyshacl call over a batch's union."""
     union = Graph()
     owners: dict[Node, list[int]] = defaultdict(list)
     for i, (_, graph) in enumerate(batch):
@@ -342,8 +375,7 @@ def _validate_batch(batch: list[tuple[str, Graph]], include_recommended: bool,
             log.warning("SHACL result for %s could not be attributed to a dataset: %s", _short(f.focus), f.message)
         for i in found:
             per_item[i].append(f)
-    for (key, _), findings in zip(batch, per_item):
-        yield key, _summarise(findings)
+    return union, per_item
 
 
 # --------------------------------------------------------------------------- cache key

@@ -5,6 +5,9 @@ re-validate the same graphs every night. A dataset's canonical N-Triples hash fi
 the shapes version fixes the rules, so an outcome stored under both keys stays true: the quality
 pass validates only the hashes this table does not know. Rows are shared by every source and run
 (two sources that publish the same graph share one outcome) and are never updated, only added.
+
+Rows keyed ``sk:<skeleton hash>`` hold the outcome of a graph *skeleton* (expectations.shacl_skeleton):
+what every graph of that structure gets, with message templates the quality pass fills per dataset.
 """
 
 from __future__ import annotations
@@ -54,11 +57,30 @@ def put_results(inventory, results: Mapping[str, Mapping[str, Any]], shapes_vers
     return len(rows)
 
 
-def count_results(inventory, shapes_version: str | None = None) -> int:
+def count_results(inventory, shapes_version: str | None = None, *, skeletons: bool = False) -> int:
+    """Stored outcomes of graphs (``skeletons=True``: of skeletons)."""
     from sqlalchemy import func
 
-    stmt = select(func.count()).select_from(shacl_results)
+    like = shacl_results.c.content_hash.like(SKELETON_PREFIX + "%")
+    stmt = select(func.count()).select_from(shacl_results).where(like if skeletons else ~like)
     if shapes_version is not None:
         stmt = stmt.where(shacl_results.c.shapes_version == shapes_version)
     with inventory.engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())
+
+
+# Skeleton outcomes (expectations.shacl_skeleton) share the table: their key is the skeleton hash with
+# this prefix, and their ``messages`` hold every finding as a template, not the first ten texts.
+SKELETON_PREFIX = "sk:"
+
+
+def get_skeleton_results(inventory, keys: Iterable[str], shapes_version: str) -> dict[str, dict[str, Any]]:
+    """skeleton key -> stored outcome, for the stored ones."""
+    found = get_results(inventory, [SKELETON_PREFIX + k for k in keys], shapes_version)
+    return {k[len(SKELETON_PREFIX):]: v for k, v in found.items()}
+
+
+def put_skeleton_results(inventory, results: Mapping[str, Mapping[str, Any]], shapes_version: str, *,
+                         validated_at: datetime) -> int:
+    return put_results(inventory, {SKELETON_PREFIX + k: v for k, v in results.items()}, shapes_version,
+                       validated_at=validated_at)

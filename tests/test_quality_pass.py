@@ -325,3 +325,90 @@ def test_data_docs_sites_share_one_static_copy(env, recorded):
         assert local and all((index.parent / link).is_file() for link in local)  # the page's links still resolve
     assert inv.get_run(pipeline.run_key("rec", "d1")).data_docs is None  # set when the run is finished
     inv.close()
+
+
+# --------------------------------------------------------------------------- SHACL through skeletons
+
+
+def _variant(nt: str, k: int) -> str:
+    """The same graph with other names and texts: a structurally identical dataset."""
+    import re as _re
+
+    out = _re.sub(r"de9110bc-de91-410b-a005-0000000000", f"ab{k:02d}cdef-0000-4000-8000-0000000000", nt)
+    return out.replace("Air quality in Leeds City Council", f"Variant {k} of the air quality data")
+
+
+def _record(nt: str, k: int) -> dict:
+    import hashlib
+
+    return {"native_id": f"n{k}", "hash": hashlib.sha256(nt.encode()).hexdigest(), "nt": nt, "row": {}}
+
+
+def test_graphs_sharing_a_skeleton_cost_one_validation_and_read_as_if_validated_alone(tmp_path, pyshacl_calls):
+    from citycat.quality import QualityPass
+    from test_shacl_skeleton import _direct, _synthetic_nt
+    from transforms.rdf import graph_from_ntriples
+
+    base = _synthetic_nt(0)
+    base = "\n".join(l for l in base.split("\n") if "/dc/terms/title>" not in l or "#distribution" in l)  # no title
+    assert "de9110bc-de91-410b-a005-0000000000" in base
+    nts = [_variant(base, k) for k in range(4)]
+    assert len(set(nts)) == 4
+    inv = sqlite_inventory(tmp_path / "inv.sqlite")
+    qp = QualityPass(source_id="s", run_key="s/r1", inventory=inv, measured_at=T0, shacl_max_per_run=1)
+    for k, nt in enumerate(nts[:3]):
+        qp.add(_record(nt, k), [])
+    q = qp.finish()["shacl"]
+    assert len(pyshacl_calls) == 1 and qp.skeletons_validated == 1  # a budget of 1 is enough for all three
+    assert (q["validated"], q["not_checked"], q["conforming"]) == (3, 0, 0)
+    stored = get_results(inv, [_record(nt, k)["hash"] for k, nt in enumerate(nts)], shacl.shapes_version())
+    for k, nt in enumerate(nts[:3]):
+        assert stored[_record(nt, k)["hash"]] == _direct(graph_from_ntriples(nt)), k
+    assert count_results(inv, shacl.shapes_version()) == 3
+    assert count_results(inv, shacl.shapes_version(), skeletons=True) == 1
+
+    # a later run meets a new graph of the same structure: the stored skeleton outcome answers
+    calls = len(pyshacl_calls)  # the direct validations above ran pyshacl too
+    later = QualityPass(source_id="s", run_key="s/r2", inventory=inv, measured_at=T0 + timedelta(days=1))
+    later.add(_record(nts[3], 3), [])
+    assert later.finish()["shacl"]["validated"] == 1
+    assert len(pyshacl_calls) == calls
+    fourth = get_results(inv, [_record(nts[3], 3)["hash"]], shacl.shapes_version())[_record(nts[3], 3)["hash"]]
+    assert fourth == _direct(graph_from_ntriples(nts[3]))
+    assert any("Variant" not in m and "ab03cdef" in m for m in fourth["messages"])
+    inv.close()
+
+
+def test_skeletons_built_in_the_helper_process_give_what_in_process_building_gives(tmp_path):
+    """From the second chunk on, skeletons are built in a helper process while the previous chunk is scored;
+    the stored SHACL outcomes, quality rows and aggregates must be those of building them in-process."""
+    from sqlalchemy import select
+
+    from citycat.quality import QualityPass
+    from inventory.models import dataset_quality, shacl_results
+    from test_shacl_skeleton import _synthetic_nt
+
+    nts = [_synthetic_nt(k) for k in range(12)] + [_variant(_synthetic_nt(0), k) for k in range(1, 5)]
+    outcomes = []
+    for parallel in (False, True):
+        inv = sqlite_inventory(tmp_path / f"inv-{parallel}.sqlite")
+        qp = QualityPass(source_id="s", run_key="s/r1", inventory=inv, measured_at=T0, chunk=3, parallel=parallel)
+        for k, nt in enumerate(nts):
+            qp.add(_record(nt, k), [])
+        agg = qp.finish()
+        agg.pop("seconds")
+        with inv.engine.connect() as conn:
+            shacl_rows = conn.execute(select(shacl_results.c.content_hash, shacl_results.c.conforms,
+                                             shacl_results.c.violations, shacl_results.c.messages)
+                                      .order_by(shacl_results.c.content_hash)).all()
+            quality_rows = conn.execute(select(dataset_quality.c.native_id, dataset_quality.c.shacl_conforms,
+                                               dataset_quality.c.mqa_total, dataset_quality.c.findings)
+                                        .order_by(dataset_quality.c.native_id)).all()
+        outcomes.append((agg, shacl_rows, quality_rows))
+        inv.close()
+        import citycat.quality as cq
+
+        assert (cq._SKELETON_POOL is not None) == parallel  # the helper process really did the building
+    assert outcomes[0][2] and len(outcomes[0][2]) == len(nts)
+    assert outcomes[0][0]["shacl"]["validated"] == len(nts)
+    assert outcomes[0] == outcomes[1]
