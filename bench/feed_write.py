@@ -1,163 +1,247 @@
-"""Benchmark the static feed writer: full publish, re-publish after 1% changed, peak RSS.
+"""Benchmark publishing the static feed from an inventory: full publish, re-publish after 1% changed.
 
-Each measurement runs in a fresh child process so its peak RSS (``ru_maxrss``) is its
-own. Datasets are synthetic (~30 triples each, shaped like the CKAN mapping's output:
-dataset, record, publisher, contact, three distributions) with a content hash, as the
-inventory yields them, and generated lazily; generation time is measured separately and
-reported so it can be told apart from the feed stage. Each child writes the feed twice:
-into an empty directory (full publish), then again over it with 1% of the datasets
-changed (new content, hash and last_changed; picked at random with a fixed seed, so
-spread over ~63% of the 100-dataset pages: the nightly case).
+What ``citycat.pipeline.publish`` does, measured on its own: a SQLite inventory is loaded with N
+synthetic datasets (~80 triples each, shaped like the CKAN mapping's output: dataset, record,
+publisher, contact, six distributions) and one quality measurement per dataset (the full run's
+quality pass), then
 
-    PYTHONPATH=. python bench/feed_write.py            # N = 10,000 (median of 3) and 100,000 (once)
-    PYTHONPATH=. python bench/feed_write.py --n 2000 --repeat 1 --dir /somewhere/fast --workers 1
+1. **full**: the feed is published into an empty directory;
+2. 1% of the datasets (picked at random with a fixed seed, so spread over ~63% of the 100-dataset
+   pages: the nightly case) get new content in an incremental load, and a second quality run
+   measures them (as the validate stage of an incremental run does);
+3. **1% chg**: the feed is published again over the previous one.
+
+Each publish runs in a fresh child process, and each inventory load in another one before it, so
+the peak RSS printed (``ru_maxrss``, the larger of the two publishes) is the publish's own. CPU
+time (user+sys of the child, the forkserver and the feed workers) is printed beside wall time,
+since the machine is shared.
+
+    .venv/bin/python bench/feed_write.py --n 10000 20000
+    .venv/bin/python bench/feed_write.py --n 100000 --impl old   # the previous pipeline.publish path
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import random
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 BASE = "http://localhost:8000"
 SOURCES = 4
+T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
-def synthetic(n: int, changed: float = 0.0) -> Iterator["FeedDataset"]:  # noqa: F821
-    """``changed``: the share of datasets given new content (as after a harvest that changed them)."""
-    import random
-
-    from publish import FeedDataset
-
-    pick = random.Random(42)
-
-    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+def graph(src: str, nid: str, i: int, version: int) -> str:
     rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
     dcat, dct, foaf, vc = ("http://www.w3.org/ns/dcat#", "http://purl.org/dc/terms/", "http://xmlns.com/foaf/0.1/",
                            "http://www.w3.org/2006/vcard/ns#")
-    per_source = -(-n // SOURCES)
-    for i in range(n):
-        src, nid = f"src{i // per_source}", f"ds-{i:07d}"
-        u = f"{BASE}/dataset/{src}/{nid}"
-        lines = [
-            f"<{u}> <{rdf}> <{dcat}Dataset> .",
-            f'<{u}> <{dct}title> "Synthetic dataset number {i} about bus stops"@en .',
-            f'<{u}> <{dct}description> "A longer description of dataset {i}, with some words in it."@en .',
-            f'<{u}> <{dct}identifier> "{nid}" .',
-            f'<{u}> <{dct}issued> "2020-01-01T00:00:00Z"^^<http://www.w3.org/2001/XMLSchema#dateTime> .',
-            f"<{u}> <{dct}publisher> <{u}#publisher> .",
-            f"<{u}> <{dcat}contactPoint> <{u}#contact> .",
-            f"<{u}> <{dcat}landingPage> <https://portal.example/dataset/{nid}> .",
-            f'<{u}> <{dcat}keyword> "transport" .',
-            f'<{u}> <{dcat}keyword> "buses" .',
-            f"<{u}> <{dcat}theme> <http://publications.europa.eu/resource/authority/data-theme/TRAN> .",
-            f"<{u}#publisher> <{rdf}> <{foaf}Agent> .",
-            f'<{u}#publisher> <{foaf}name> "Council {src}" .',
-            f"<{u}#contact> <{rdf}> <{vc}Organization> .",
-            f'<{u}#contact> <{vc}fn> "Data team" .',
-            f"<{u}#record> <{rdf}> <{dcat}CatalogRecord> .",
-            f"<{u}#record> <{foaf}primaryTopic> <{u}> .",
-            f"<{u}#record> <{dct}source> <https://portal.example/api/3/action/package_show?id={nid}> .",
+    u = f"{BASE}/dataset/{src}/{nid}"
+    lines = [
+        f"<{u}> <{rdf}> <{dcat}Dataset> .",
+        f'<{u}> <{dct}title> "Synthetic dataset number {i} about bus stops"@en .',
+        f'<{u}> <{dct}description> "A longer description of dataset {i}, with some words in it, and more of '
+        f'them, as portals write: where the data comes from and how often it is updated."@en .',
+        f'<{u}> <{dct}identifier> "{nid}" .',
+        f'<{u}> <{dct}issued> "2020-01-01T00:00:00Z"^^<http://www.w3.org/2001/XMLSchema#dateTime> .',
+        f"<{u}> <{dct}publisher> <{u}#publisher> .",
+        f"<{u}> <{dcat}contactPoint> <{u}#contact> .",
+        f"<{u}> <{dcat}landingPage> <https://portal.example/dataset/{nid}> .",
+        f'<{u}> <{dcat}keyword> "transport" .',
+        f'<{u}> <{dcat}keyword> "buses" .',
+        f"<{u}> <{dcat}theme> <http://publications.europa.eu/resource/authority/data-theme/TRAN> .",
+        f"<{u}> <{dct}license> <http://publications.europa.eu/resource/authority/licence/CC_BY_4_0> .",
+        f"<{u}#publisher> <{rdf}> <{foaf}Agent> .",
+        f'<{u}#publisher> <{foaf}name> "Council {src}" .',
+        f"<{u}#contact> <{rdf}> <{vc}Organization> .",
+        f'<{u}#contact> <{vc}fn> "Data team" .',
+        f"<{u}#contact> <{vc}hasEmail> <mailto:data@{src}.example> .",
+        f"<{u}#record> <{rdf}> <{dcat}CatalogRecord> .",
+        f"<{u}#record> <{foaf}primaryTopic> <{u}> .",
+        f"<{u}#record> <{dct}source> <https://portal.example/api/3/action/package_show?id={nid}> .",
+    ]
+    for d in range(6):
+        dist = f"{u}#distribution-{d}"
+        lines += [
+            f"<{u}> <{dcat}distribution> <{dist}> .",
+            f"<{dist}> <{rdf}> <{dcat}Distribution> .",
+            f'<{dist}> <{dct}title> "Resource {d} of dataset {i}" .',
+            f"<{dist}> <{dcat}accessURL> <https://portal.example/files/{nid}/{d}.csv> .",
+            f"<{dist}> <{dcat}downloadURL> <https://portal.example/files/{nid}/{d}.csv> .",
+            f"<{dist}> <{dct}format> <http://publications.europa.eu/resource/authority/file-type/CSV> .",
+            f"<{dist}> <{dcat}mediaType> <https://www.iana.org/assignments/media-types/text/csv> .",
+            f'<{dist}> <{dcat}byteSize> "{1000 + i}"^^<http://www.w3.org/2001/XMLSchema#nonNegativeInteger> .',
+            f"<{dist}> <{dct}license> <http://publications.europa.eu/resource/authority/licence/CC_BY_4_0> .",
         ]
-        for d in range(3):
-            dist = f"{u}#distribution-{d}"
-            lines += [
-                f"<{u}> <{dcat}distribution> <{dist}> .",
-                f"<{dist}> <{rdf}> <{dcat}Distribution> .",
-                f"<{dist}> <{dcat}accessURL> <https://portal.example/files/{nid}/{d}.csv> .",
-                f"<{dist}> <{dct}format> <http://publications.europa.eu/resource/authority/file-type/CSV> .",
-            ]
-        last, version = t0 + timedelta(days=i % 700), 1
-        if changed and pick.random() < changed:
-            lines.append(f'<{u}> <{dct}alternative> "Changed in the latest harvest"@en .')
-            last, version = t0 + timedelta(days=800), 2
-        yield FeedDataset(src, nid, u, "\n".join(sorted(lines)) + "\n", t0, last,
-                          content_hash=f"{nid}-v{version}")
+    if version > 1:
+        lines.append(f'<{u}> <{dct}alternative> "Changed in harvest {version}"@en .')
+    return "\n".join(sorted(lines)) + "\n"
 
 
-def _create_cost_us(folder: Path, files: int = 500) -> float:
-    """Microseconds to create one small file here: the feed writes one per dataset, and
-    some mounts (this machine's /tmp: ~900 us) are 40x slower than others (/work: ~25 us)."""
-    d = Path(tempfile.mkdtemp(prefix="feedbench-fs-", dir=folder))
-    try:
-        t = time.perf_counter()
-        for i in range(files):
-            (d / f"{i}.ttl").write_bytes(b"x" * 2000)
-        return (time.perf_counter() - t) / files * 1e6
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+def records(n: int, ids: list[int], version: int):
+    import hashlib
+
+    per_source = -(-n // SOURCES)
+    for i in ids:
+        src, nid = f"src{i // per_source}", f"ds-{i:07d}"
+        nt = graph(src, nid, i, version)
+        yield src, {"native_id": nid, "uri": f"{BASE}/dataset/{src}/{nid}", "deleted": False, "nt": nt,
+                    "row": {"title": f"Synthetic dataset number {i}", "keywords": ["transport", "buses"]},
+                    "hash": hashlib.sha256(nt.encode()).hexdigest(), "source_modified": None}
 
 
-def _child(n: int, formats: tuple[str, ...], folder: Path, workers: int | None) -> dict:
-    from publish import CatalogInfo, SourceInfo, write_feed
+def load(inv, n: int, ids: list[int], version: int, run: str, at: datetime, mode: str) -> None:
+    from inventory.quality import save_dataset_quality
 
-    cat = CatalogInfo(BASE, "Bench region", "Benchmark catalogue", "Bench authority", None, None,
-                      "http://publications.europa.eu/resource/authority/licence/CC0")
-    sources = [SourceInfo(f"src{k}", f"Portal {k}", f"https://portal{k}.example/", f"Council {k}", None)
-               for k in range(SOURCES)]
+    by_source: dict[str, list[dict]] = {}
+    for src, rec in records(n, ids, version):
+        by_source.setdefault(src, []).append(rec)
+    for src, recs in by_source.items():
+        key = f"{src}__{run}"
+        inv.start_run(source_id=src, run_id=key, mode=mode, window_start=None, window_end=at, started_at=at)
+        inv.load(source_id=src, run_id=key, records=recs, mode=mode, complete_listing=mode == "full", loaded_at=at)
+        inv.finish_run(key, status="success", finished_at=at)
+        rng = random.Random(version)
+        save_dataset_quality(inv, ({"run_id": key, "source_id": src, "native_id": r["native_id"], "measured_at": at,
+                                    "content_hash": r["hash"], "mqa_total": 200 + version * 10 + rng.randrange(50),
+                                    "mqa_band": "Good", "mqa_findability": 40, "mqa_accessibility": 50,
+                                    "mqa_interoperability": 60, "mqa_reusability": 50, "mqa_contextuality": 20,
+                                    "stars": 3, "shacl_conforms": True, "shacl_violations": 0,
+                                    "shacl_warnings": 2, "findings": [], "mqa_indicators": {"x": 1}}
+                                   for r in recs))
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and every descendant, live or reaped: the feed's workers are
+    children of the forkserver (reaped by it, so counted in its children_* times), not of us."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:4])
+    for p in me.children(recursive=True):
+        try:
+            total += sum(p.cpu_times()[:4])
+        except psutil.Error:
+            pass
+    return total
+
+
+def _publish(impl: str, sources, inv, data: Path, at: datetime) -> dict:
+    if impl == "old":
+        from citycat import pipeline
+
+        return pipeline.publish(sources, inventory=inv, data_dir=data, generated_at=at)
+    from publish.feed_publish import publish_inventory
+
+    return publish_inventory(sources, inventory=inv, data_dir=data, generated_at=at)
+
+
+def _inventory(tmp: Path):
+    from inventory import Inventory
+
+    inv = Inventory(f"sqlite:///{tmp / 'inventory.sqlite'}")
+    inv.migrate()
+    return inv
+
+
+def _setup(n: int, tmp: Path, phase: str) -> dict:
+    """Load the inventory for a phase (in its own process: its memory is not the publish's)."""
+    inv = _inventory(tmp)
     t = time.perf_counter()
-    for _ in synthetic(n):
-        pass
-    gen = time.perf_counter() - t
-    tmp = Path(tempfile.mkdtemp(prefix="feedbench-", dir=folder))
-    try:
-        t = time.perf_counter()
-        r = write_feed(synthetic(n), tmp / "feed", catalog=cat, sources=sources, formats=formats,
-                       generated_at=datetime(2025, 1, 1, tzinfo=timezone.utc), workers=workers)
-        full = time.perf_counter() - t
-        t = time.perf_counter()
-        write_feed(synthetic(n, changed=0.01), tmp / "feed", catalog=cat, sources=sources, formats=formats,
-                   generated_at=datetime(2025, 1, 2, tzinfo=timezone.utc), workers=workers)
-        incremental = time.perf_counter() - t
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"n": n, "formats": formats, "full": full, "incremental": incremental, "gen": gen, "rss_mib": rss_mib,
-            "pages": r.pages, "bytes": r.bytes, "datasets": r.datasets}
+    if phase == "full":
+        load(inv, n, list(range(n)), 1, "full", T0, "full")
+    else:
+        changed = sorted(random.Random(42).sample(range(n), max(1, n // 100)))
+        load(inv, n, changed, 2, "inc", T0 + timedelta(days=1), "incremental")
+    inv.close()
+    return {"setup": time.perf_counter() - t}
 
 
-def _run(n: int, formats: tuple[str, ...], folder: Path, workers: int | None) -> dict:
-    cmd = [sys.executable, __file__, "--child", str(n), "--formats", ",".join(formats), "--dir", str(folder)]
-    out = subprocess.run(cmd + (["--workers", str(workers)] if workers else []), check=True, capture_output=True,
-                         text=True)
+def _child(n: int, impl: str, tmp: Path, phase: str, profile: bool) -> dict:
+    """One publish (full: into an empty folder; inc: over the previous feed) in a fresh process."""
+    from citycat.config import SourcesFile
+
+    logging.disable(logging.WARNING)  # sources missing from sources.yaml: one warning each
+    inv = _inventory(tmp)
+    sources = SourcesFile.model_validate({"catalog": {"base_uri": BASE, "title": "bench", "page_size": 100},
+                                          "sources": [], "path": tmp})
+    at = T0 if phase == "full" else T0 + timedelta(days=1)
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+    c, t = _cpu(), time.perf_counter()
+    r = _publish(impl, sources, inv, tmp / "data", at)
+    out = {"seconds": time.perf_counter() - t, "cpu": _cpu() - c, "bytes": r["bytes"], "pages": r["pages"],
+           "datasets": r["datasets"]}
+    if prof:
+        prof.disable()
+        prof.dump_stats(str(tmp.parent / f"feedbench-{impl}-{n}-{phase}.prof"))
+    if impl == "new":
+        from publish.feed import wait_for_cleanup
+
+        wait_for_cleanup()
+    inv.close()
+    out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _run(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--child", type=int)
-    ap.add_argument("--formats", default="ttl,nt,rdf,jsonld")
-    ap.add_argument("--n", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--setup", action="store_true")
+    ap.add_argument("--phase", choices=("full", "inc"), default="full")
+    ap.add_argument("--tmp", type=Path)
+    ap.add_argument("--n", type=int, nargs="*", default=[10_000, 20_000])
+    ap.add_argument("--impl", choices=("new", "old"), default="new",
+                    help="new: publish.feed_publish.publish_inventory; old: the previous pipeline.publish")
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()),
-                    help="where the scratch feed is written (its file-create cost matters)")
-    ap.add_argument("--repeat", type=int, default=3, help="runs for N <= 10,000 (larger N: one run)")
-    ap.add_argument("--workers", type=int, help="worker processes (default: the writer's, one per core)")
+                    help="scratch folder (its disk matters: the feed writes one file per dataset)")
+    ap.add_argument("--profile", choices=("full", "inc"), help="cProfile that phase into <dir>/feedbench-*.prof")
     args = ap.parse_args()
-    formats = tuple(args.formats.split(","))
     if args.child is not None:
-        print(json.dumps(_child(args.child, formats, args.dir, args.workers)))
+        if args.setup:
+            print(json.dumps(_setup(args.child, args.tmp, args.phase)))
+        else:
+            print(json.dumps(_child(args.child, args.impl, args.tmp, args.phase, args.profile == args.phase)))
         return
-    print(f"scratch dir {args.dir}: {_create_cost_us(args.dir):.0f} us to create a 2 kB file; formats {args.formats}")
-    print(f"{'N':>8} {'runs':>4} {'full s':>7} {'full ds/s':>10} {'excl. gen':>10} {'1% chg s':>9} "
-          f"{'1% ds/s-eq':>11} {'1%/full':>8} {'peak RSS MiB':>13} {'pages':>6} {'MiB out':>8}")
+    args.dir.mkdir(parents=True, exist_ok=True)
+    print(f"impl={args.impl} load average {os.getloadavg()[0]:.2f}")
+    print(f"{'N':>8} {'full s':>7} {'cpu s':>6} {'ds/s':>7} {'MiB out':>8} {'1% chg s':>9} {'cpu s':>6} "
+          f"{'1%/full':>8} {'peak RSS MiB':>13}")
     for n in args.n:
-        runs = [_run(n, formats, args.dir, args.workers) for _ in range(args.repeat if n <= 10_000 else 1)]
-        full = statistics.median(r["full"] for r in runs)
-        gen = statistics.median(r["gen"] for r in runs)
-        inc = statistics.median(r["incremental"] for r in runs)
-        rss = max(r["rss_mib"] for r in runs)
-        print(f"{n:>8} {len(runs):>4} {full:>7.2f} {n / full:>10.0f} {n / max(full - gen, 1e-9):>10.0f} "
-              f"{inc:>9.2f} {n / inc:>11.0f} {inc / full:>8.0%} {rss:>13.0f} {runs[0]['pages']:>6} "
-              f"{runs[0]['bytes'] / 2**20:>8.0f}", flush=True)
+        tmp = Path(tempfile.mkdtemp(prefix="feedbench-", dir=args.dir))
+        try:
+            r: dict = {}
+            for phase in ("full", "inc"):
+                common = ["--child", str(n), "--tmp", str(tmp), "--phase", phase]
+                _run(*common, "--setup")
+                r[phase] = _run(*common, "--impl", args.impl, *(["--profile", args.profile] if args.profile else []))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        f, i = r["full"], r["inc"]
+        print(f"{n:>8} {f['seconds']:>7.2f} {f['cpu']:>6.2f} {n / f['seconds']:>7.0f} {f['bytes'] / 2**20:>8.0f} "
+              f"{i['seconds']:>9.2f} {i['cpu']:>6.2f} {i['seconds'] / f['seconds']:>8.0%} "
+              f"{max(f['rss_mib'], i['rss_mib']):>13.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -195,7 +195,11 @@ def _harvest_attempts(cls: Any, source: SourceConfig, mode: str, window: Any, pa
 
 
 def iter_normalised(path: str | Path) -> Iterator[dict[str, Any]]:
-    return archive.iter_json(Path(path))
+    """The run's normalised records in order (inflated on a second thread, decoded by msgspec:
+    citycat/normalised_reader.py; the same dicts ``json.loads`` gives)."""
+    from citycat.normalised_reader import read_normalised
+
+    return read_normalised(path)
 
 
 def read_errors(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
@@ -313,44 +317,14 @@ def load(source: SourceConfig, run_id: str, normalised: str | Path, *, mode: str
 def feed_catalog(sources: SourcesFile) -> tuple[Any, list[Any]]:
     """(CatalogInfo, [SourceInfo, ...]): the catalogue and its sources as sources.yaml describes them, the
     same for the static feed (``publish``) and the feed service (``citycat serve``)."""
-    from publish.feed_model import CatalogInfo, SourceInfo
+    from publish.feed_publish import feed_catalog as build
 
-    c = sources.catalog
-    catalog = CatalogInfo(base_uri=c.base_uri.rstrip("/"), title=c.title, description=c.description,
-                          publisher_name=c.publisher_name, publisher_uri=c.publisher_uri, homepage=c.homepage,
-                          licence_uri=c.licence_uri)
-    infos = [SourceInfo(source_id=s.id, title=s.title, url=s.url, institution_name=s.institution.name,
-                        institution_uri=s.institution.uri) for s in sources.sources]
-    return catalog, infos
+    return build(sources)
 
 
 def publish(sources: SourcesFile, *, inventory, data_dir: Path, generated_at: datetime) -> dict[str, Any]:
-    """Write the static DCAT feed from the inventory's active datasets."""
-    from publish.feed import FeedDataset, write_feed
+    """Write the static DCAT feed from the inventory's active datasets (publish/feed_publish.py: quality
+    measurements as DQV, cluster links, and only the datasets that changed since the last publish read)."""
+    from publish.feed_publish import publish_inventory
 
-    started = time.monotonic()
-    c = sources.catalog
-    catalog, infos = feed_catalog(sources)
-    # content_hash (SHA-256 of nt) lets the writer spot unchanged datasets without hashing nt
-    datasets = (FeedDataset(source_id=d.source_id, native_id=d.native_id, uri=d.uri, nt=d.nt,
-                            first_seen=d.first_seen, last_changed=d.last_changed, content_hash=d.content_hash)
-                for d in inventory.iter_datasets(status="active", with_row=False))
-    # each dataset's latest quality measurement goes into the feed as DQV; its change key
-    # covers the measurement, so a changed score republishes the dataset (publish.feed_dqv)
-    from inventory.quality import latest_dataset_quality
-    from publish.feed_dqv import join_quality
-
-    quality = latest_dataset_quality(inventory, with_indicators=False, first_measured=True)
-    datasets = join_quality(datasets, quality, base_uri=catalog.base_uri)
-    # mirrors point to their cluster's primary (dcat:isVersionOf / dcat:hasVersion, docs/duplicates.md)
-    from inventory.clusters import feed_links
-    from publish.feed_links import join_cluster_links
-
-    datasets = join_cluster_links(datasets, feed_links(inventory))
-    result = write_feed(datasets, Path(data_dir) / "feed", catalog=catalog, sources=infos,
-                        page_size=c.page_size, total=inventory.count_datasets(status="active"),
-                        generated_at=generated_at)
-    out = asdict(result)
-    out["path"] = str(result.path)
-    out["seconds"] = round(time.monotonic() - started, 3)
-    return out
+    return publish_inventory(sources, inventory=inventory, data_dir=data_dir, generated_at=generated_at)

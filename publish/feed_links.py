@@ -21,15 +21,22 @@ def with_cluster_links(ds: FeedDataset, primary_uri: str | None, mirror_uris: Se
     records into one that breaks DCAT-AP's cardinalities) nor ``dct:isVersionOf`` (deprecated by DCAT-AP 3);
     see docs/duplicates.md.
     """
-    lines = [f"<{ds.uri}> <{IS_VERSION_OF}> <{primary_uri}> ."] if primary_uri and primary_uri != ds.uri else []
-    lines += [f"<{ds.uri}> <{HAS_VERSION}> <{m}> ." for m in sorted(set(mirror_uris)) if m != ds.uri]
-    if not lines:
+    extra = link_ntriples(ds.uri, primary_uri, mirror_uris)
+    if not extra:
         return ds
-    extra = "\n".join(lines) + "\n"
     base_key = ds.content_hash or hashlib.sha256(ds.nt.encode("utf-8", "surrogatepass")).hexdigest()
     key = hashlib.sha256(f"{base_key}\x00clusters\x00{extra}".encode("utf-8", "surrogatepass")).hexdigest()
+    if ds.lazy:  # written when the writer prepares it (publish.feed_lazy.resolve)
+        return replace(ds, links=(primary_uri, tuple(mirror_uris)), content_hash=key)
     nt = ds.nt if ds.nt.endswith("\n") else ds.nt + "\n"
     return replace(ds, nt=nt + extra, content_hash=key)
+
+
+def link_ntriples(uri: str, primary_uri: str | None, mirror_uris: Sequence[str]) -> str:
+    """The cluster-link triples of the dataset ``uri`` (N-Triples; empty when it has none)."""
+    lines = [f"<{uri}> <{IS_VERSION_OF}> <{primary_uri}> ."] if primary_uri and primary_uri != uri else []
+    lines += [f"<{uri}> <{HAS_VERSION}> <{m}> ." for m in sorted(set(mirror_uris)) if m != uri]
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def join_cluster_links(datasets: Iterable[FeedDataset],

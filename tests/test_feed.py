@@ -24,6 +24,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 
 from publish import (CatalogInfo, FeedDataset, FeedError, FeedRecordError, FeedResult, SourceInfo, dataset_file_name,
                      write_feed)
+from publish.feed import wait_for_cleanup
 
 DATA = Path(__file__).parent / "data" / "feed"
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
@@ -242,8 +243,15 @@ def test_catalogue_metadata_and_sub_catalogues(feed):
     assert home == URIRef(CATALOG.homepage) and (home, RDF.type, FOAF.Document) in g
     assert g.value(cat, DCTERMS.license) == URIRef(CC0)
     assert g.value(cat, DCTERMS.language) == URIRef(CATALOG.language)
+    # the dates are on the entry point only (a change would otherwise rewrite every page)
+    assert g.value(cat, DCTERMS.modified) is None
+    first = parse(out / "catalog.jsonld")
     # when the catalogue's content last changed, not when the feed was written
-    assert g.value(cat, DCTERMS.modified).toPython() == max(d.last_changed for d in datasets) != GENERATED
+    assert first.value(cat, DCTERMS.modified).toPython() == max(d.last_changed for d in datasets) != GENERATED
+    for s in SOURCES:
+        newest = max(d.last_changed for d in datasets if d.source_id == s.source_id)
+        assert first.value(URIRef(f"{BASE}/catalog/{s.source_id}"), DCTERMS.modified).toPython() == newest
+        assert g.value(URIRef(f"{BASE}/catalog/{s.source_id}"), DCTERMS.modified) is None
     subs = set(g.objects(cat, DCAT.catalog))
     assert subs == {URIRef(f"{BASE}/catalog/{s.source_id}") for s in SOURCES}
     for s in SOURCES:
@@ -414,6 +422,7 @@ def test_without_renameat2_the_swap_falls_back_to_two_renames(tmp_path, monkeypa
     write_feed([synthetic("city", "c1", 1)], out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
     monkeypatch.setattr(swap_module, "exchange", lambda a, b: False)
     write_feed([synthetic("city", "c2", 2)], out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    wait_for_cleanup()  # the previous feed is deleted in the background
     assert sorted(p.name for p in (out / "dataset" / "city").iterdir()) == ["c2.ttl"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".feed.lock", "feed"]
 
@@ -576,7 +585,7 @@ def test_republishing_unchanged_content_links_every_file_and_keeps_modified(tmp_
     published = [k for k in ino if k not in ("index.json", ".feed-state.jsonl")]
     assert len(published) == 250 + 3 * 4 + 4  # documents, pages, entry points
     assert [k for k in published if now[k] != ino[k]] == []
-    g = parse(out / "catalog" / "page-3.ttl")
+    g = parse(out / "catalog.ttl")
     assert g.value(URIRef(BASE + "/catalog"), DCTERMS.modified).toPython() == max(d.last_changed for d in datasets)
 
 
@@ -599,6 +608,26 @@ def test_a_change_that_keeps_the_catalogue_dates_rewrites_only_its_page(tmp_path
         assert now[f"catalog/page-2.{ext}"] != ino[f"catalog/page-2.{ext}"]
     g = parse(out / "catalog" / "page-2.rdf")
     assert g.value(URIRef(d.uri), DCTERMS.alternative) == Literal("v2")
+    assert _tree(out) == _tree_of(changed, tmp_path / "fresh", GENERATED)
+
+
+def test_a_change_that_moves_the_catalogue_dates_rewrites_its_page_and_the_entry_point_only(tmp_path):
+    """The newest last_changed moves on every run that changes anything; it is on page 1 only, so
+    the other pages whose datasets did not change are still hard-linked."""
+    out = tmp_path / "feed"
+    datasets = _hashed(inputs_250())
+    write_feed(datasets, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    ino = _inodes(out)
+    changed = list(datasets)
+    changed[230] = _bump(changed[230], days=400)  # page 3; now the newest dataset of all
+    write_feed(changed, out, catalog=CATALOG, sources=SOURCES, generated_at=GENERATED)
+    now = _inodes(out)
+    for ext in ("ttl", "nt", "rdf", "jsonld"):
+        assert now[f"catalog/page-2.{ext}"] == ino[f"catalog/page-2.{ext}"]
+        assert now[f"catalog/page-1.{ext}"] != ino[f"catalog/page-1.{ext}"]
+        assert now[f"catalog/page-3.{ext}"] != ino[f"catalog/page-3.{ext}"]
+    g = parse(out / "catalog.ttl")
+    assert g.value(URIRef(BASE + "/catalog"), DCTERMS.modified).toPython() == changed[230].last_changed
     assert _tree(out) == _tree_of(changed, tmp_path / "fresh", GENERATED)
 
 
@@ -630,7 +659,7 @@ def test_an_unusable_state_falls_back_to_a_full_write(tmp_path, damage):
 
 
 def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path, monkeypatch):
-    import publish.feed as feed_module
+    import publish.feed_pass1 as feed_module
 
     monkeypatch.setattr(feed_module, "_POOL_AFTER", 20)  # start the pool after 20 datasets, not 1,000
     monkeypatch.setattr(feed_module, "_CHUNK", 7)
