@@ -412,3 +412,32 @@ def test_skeletons_built_in_the_helper_process_give_what_in_process_building_giv
     assert outcomes[0][2] and len(outcomes[0][2]) == len(nts)
     assert outcomes[0][0]["shacl"]["validated"] == len(nts)
     assert outcomes[0] == outcomes[1]
+
+
+def _quality_pass_in_a_child(db: str, nts: list[str]) -> None:
+    from citycat.quality import QualityPass
+
+    inv = sqlite_inventory(Path(db))
+    qp = QualityPass(source_id="s", run_key="s/r1", inventory=inv, measured_at=T0, chunk=2, parallel=True)
+    for k, nt in enumerate(nts):
+        qp.add(_record(nt, k), [])
+    qp.finish()
+    inv.close()
+
+
+def test_a_process_that_used_the_skeleton_helper_still_exits(tmp_path):
+    """Regression: the validation stage runs in a multiprocessing child, whose exit joins its own children
+    and runs no atexit hooks; a skeleton helper left running made that exit (and `citycat run`) hang."""
+    import multiprocessing as mp
+
+    from test_shacl_skeleton import _synthetic_nt
+
+    ctx = mp.get_context("forkserver")
+    child = ctx.Process(target=_quality_pass_in_a_child, args=(str(tmp_path / "inv.sqlite"),
+                                                               [_synthetic_nt(k) for k in range(6)]))
+    child.start()
+    child.join(timeout=120)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and child.exitcode == 0
