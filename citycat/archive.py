@@ -13,7 +13,7 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 try:  # ISA-L (python-isal): the same gzip format, ~4x less CPU than zlib at level 1 for these JSON lines
     from isal import igzip as _gz
@@ -55,40 +55,42 @@ def sidecar(path: Path, suffix: str) -> Path:
 
 
 @contextmanager
-def write_lines(path: Path, *, compress: bool = True) -> Iterator[Any]:
-    """Open ``path`` for streaming text lines; rename into place only on success."""
+def _renamed_on_success(path: Path, open_part: Callable[[Path], Any],
+                        before_close: Callable[[Any], None] | None = None) -> Iterator[Any]:
+    """Write ``<path>.part`` and rename it to ``path`` only when the block ends without an exception
+    (a failed run never leaves a file a later stage could take for a complete one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
-    # level 1: the archive is written at harvest speed; zlib's 9 costs ~4x the CPU for ~15% less disk.
-    fh = (_gz.open(part, "wt", encoding="utf-8", compresslevel=GZIP_LEVEL) if compress
-          else open(part, "w", encoding="utf-8"))
+    fh = open_part(part)
     try:
         yield fh
     except BaseException:
         fh.close()
         part.unlink(missing_ok=True)
         raise
+    if before_close is not None:
+        before_close(fh)
     fh.close()
     os.replace(part, path)
 
 
-@contextmanager
-def write_members(path: Path) -> Iterator[BinaryIO]:
+def write_lines(path: Path, *, compress: bool = True) -> Any:
+    """Open ``path`` for streaming text lines; rename into place only on success."""
+    # level 1: the archive is written at harvest speed; zlib's 9 costs ~4x the CPU for ~15% less disk.
+    return _renamed_on_success(path, lambda part: (
+        _gz.open(part, "wt", encoding="utf-8", compresslevel=GZIP_LEVEL) if compress
+        else open(part, "w", encoding="utf-8")))
+
+
+def write_members(path: Path) -> Any:
     """Open ``path`` for complete gzip members written as bytes (e.g. compressed by worker processes);
     gzip readers concatenate members, so the file reads as one stream. Renamed into place on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    fh = open(part, "wb")
-    try:
-        yield fh
-    except BaseException:
-        fh.close()
-        part.unlink(missing_ok=True)
-        raise
-    if fh.tell() == 0:  # no member at all: an empty gzip file, as write_lines leaves
-        fh.write(compress_member(b""))
-    fh.close()
-    os.replace(part, path)
+
+    def empty_member_if_none(fh: BinaryIO) -> None:  # no member at all: an empty gzip file, as write_lines leaves
+        if fh.tell() == 0:
+            fh.write(compress_member(b""))
+
+    return _renamed_on_success(path, lambda part: open(part, "wb"), empty_member_if_none)
 
 
 class MemberWriter:
