@@ -202,14 +202,12 @@ def ordered_map(submit: Callable[..., Any], chunks: Iterator[tuple[int, list[str
 
 def _parallel_outcomes(lines: Iterator[str], mapping: Callable[..., Any], ctx: Any, workers: int, source_id: str,
                        chunk: int) -> Iterator[Chunk]:
-    import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    mpctx = mp.get_context(method)
-    if method == "forkserver":
-        mpctx.set_forkserver_preload(_PRELOAD)
+    from citycat.procs import mp_context
+
+    mpctx = mp_context(preload=_PRELOAD)
     done = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=mpctx, initializer=_worker_init,
                              initargs=(mapping, ctx)) as pool:

@@ -285,13 +285,9 @@ def _validation_pool() -> Any:
     """One long-lived validation process per CLI process: GX is imported once, not once per source."""
     global _POOL
     if _POOL is None:
-        import atexit
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+        from citycat.procs import long_lived_pool
 
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context(method))
-        atexit.register(_POOL.shutdown)
+        _POOL = long_lived_pool(1)
     return _POOL
 
 

@@ -339,17 +339,9 @@ def _submit_skeletons(misses: dict[str, str]) -> Any:
     global _SKELETON_POOL
     try:
         if _SKELETON_POOL is None:
-            import multiprocessing as mp
-            import multiprocessing.util  # noqa: F401
-            from concurrent.futures import ProcessPoolExecutor
+            from citycat.procs import long_lived_pool
 
-            method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-            _SKELETON_POOL = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context(method))
-            # Shut down by a multiprocessing finaliser, not atexit: this code runs inside the validation
-            # process, a multiprocessing child, whose exit runs no atexit hooks but joins its children
-            # after the finalisers of priority >= 0 -- a live helper would make that join wait forever.
-            # Priority above the pool's own queues' (10): closed first, they would swallow the stop signal.
-            mp.util.Finalize(None, _SKELETON_POOL.shutdown, exitpriority=100)
+            _SKELETON_POOL = long_lived_pool(1)  # stopped by a finaliser: see citycat.procs
         return _SKELETON_POOL.submit(skeletons_of, list(misses.items()))
     except Exception as exc:  # noqa: BLE001 - e.g. no process can be started: build in-process
         log.warning("skeleton helper process unavailable (%s); building skeletons in-process", exc)

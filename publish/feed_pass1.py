@@ -258,10 +258,9 @@ class _Pass1:
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
-    """forkserver where available: a plain fork would copy this process's threads' held
-    locks (Airflow task processes and progress bars have threads)."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    from citycat.procs import mp_context
+
+    return mp_context()
 
 
 # Worker side (also run in-process): per process, one append-only spool file per format.
