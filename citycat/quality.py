@@ -369,16 +369,6 @@ def _data_graph(nt: str) -> Any:
     return _with_bridge(graph_from_ntriples(nt), True)
 
 
-def _score(nt: str, *, links: dict[str, bool | None] | None, shacl_conforms: bool | None) -> tuple[Any, int]:
-    """(MqaScore, stars) from one parse of the graph."""
-    from expectations.mqa import score_index
-    from expectations.ntparse import index
-    from expectations.stars import stars_of
-
-    idx = index(nt)
-    return score_index(idx, links=links, shacl_conforms=shacl_conforms), stars_of(idx)
-
-
 def _band(mean: float | None) -> str | None:
     if mean is None:
         return None

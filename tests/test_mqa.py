@@ -29,20 +29,20 @@ BASE = "https://data.example.org/citycat"
 ROSTOCK_RES = "https://geo.sv.rostock.de/download/opendata/lieferservices/lieferservices"
 
 
-def dgu_nt() -> str:
-    pkg = json.loads((DATA / "ckan_mapping" / "dgu_package_show_inspire.json").read_text("utf-8"))["result"]
-    ctx = SourceContext("dgu", "data.gov.uk", "https://data.gov.uk", Institution("Test Authority", "council"), BASE)
-    rec = RawRecord("dgu", pkg["id"], "2026-01-01T00:00:00+00:00", "application/json", pkg,
+def _ckan_nt(sample: str, source: str, title: str, url: str) -> str:
+    pkg = json.loads((DATA / "ckan_mapping" / sample).read_text("utf-8"))["result"]
+    ctx = SourceContext(source, title, url, Institution("Test Authority", "council"), BASE)
+    rec = RawRecord(source, pkg["id"], "2026-01-01T00:00:00+00:00", "application/json", pkg,
                     source_modified=pkg.get("metadata_modified"))
     return get_mapping("ckan")(rec, ctx).ntriples()
+
+
+def dgu_nt() -> str:
+    return _ckan_nt("dgu_package_show_inspire.json", "dgu", "data.gov.uk", "https://data.gov.uk")
 
 
 def ckan22_nt() -> str:
-    pkg = json.loads((DATA / "ckan_mapping" / "ckan22_package_show_no_resources.json").read_text("utf-8"))["result"]
-    ctx = SourceContext("c22", "CKAN 2.2", "https://ckan.example.org", Institution("Test Authority", "council"), BASE)
-    rec = RawRecord("c22", pkg["id"], "2026-01-01T00:00:00+00:00", "application/json", pkg,
-                    source_modified=pkg.get("metadata_modified"))
-    return get_mapping("ckan")(rec, ctx).ntriples()
+    return _ckan_nt("ckan22_package_show_no_resources.json", "c22", "CKAN 2.2", "https://ckan.example.org")
 
 
 def rostock_nt() -> str:
